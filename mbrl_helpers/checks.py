@@ -1,0 +1,82 @@
+"""Assertion helpers for test cells: clear messages about type, shape and value.
+
+Introduced in notebook ``00_course_tour`` (section "How tests work"). Every helper raises
+``AssertionError`` with a message that tells the student what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def as_float_array(x: Any, name: str, shape: Sequence[int] | None = None) -> np.ndarray:
+    """Convert ``x`` to a float64 array, checking that it is numeric and has ``shape``.
+
+    Torch tensors are accepted (detached and moved to the CPU). ``None``, strings and
+    objects that do not convert to a real number array fail with a message.
+    """
+    if x is None:
+        raise AssertionError(f"{name} is None: did you forget to return a value?")
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, (str, bytes)):
+        raise AssertionError(f"{name} must be numeric, got a {type(x).__name__}")
+    try:
+        arr = np.array(x, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as err:
+        raise AssertionError(f"{name} is not numeric ({type(x).__name__}): {err}") from None
+    if shape is not None and arr.shape != tuple(shape):
+        raise AssertionError(f"{name} has shape {arr.shape}, expected {tuple(shape)}")
+    return arr
+
+
+def as_float(x: Any, name: str) -> float:
+    """Convert a scalar (Python number, 0-d or size-1 array, tensor) to ``float``."""
+    arr = as_float_array(x, name)
+    if arr.size != 1:
+        raise AssertionError(f"{name} must be a single number, got shape {arr.shape}")
+    return float(arr.reshape(()))
+
+
+def assert_close(
+    actual: Any, expected: Any, name: str, *, rtol: float = 1e-6, atol: float = 1e-8
+) -> None:
+    """Assert ``actual`` equals ``expected`` elementwise within tolerances.
+
+    The comparison is written out here (not delegated to ``np.allclose``), with NaN and
+    infinity treated as wrong unless expected.
+    """
+    exp = as_float_array(expected, f"expected {name}")
+    act = as_float_array(actual, name, shape=exp.shape)
+    bad_nan = np.isnan(act) != np.isnan(exp)
+    diff = np.abs(np.where(np.isfinite(act) & np.isfinite(exp), act - exp, 0.0))
+    inf_mismatch = (np.isinf(act) | np.isinf(exp)) & ~(act == exp)
+    too_far = diff > atol + rtol * np.abs(np.where(np.isfinite(exp), exp, 0.0))
+    wrong = bad_nan | inf_mismatch | too_far
+    if wrong.any():
+        index = tuple(int(i) for i in np.argwhere(wrong)[0])
+        where = f" at index {index}" if exp.ndim else ""
+        raise AssertionError(
+            f"{name} is wrong{where}: got {act[index]!r}, expected {exp[index]!r} "
+            f"({int(wrong.sum())} of {wrong.size} entries differ)"
+        )
+
+
+def assert_finite(x: Any, name: str) -> None:
+    """Assert every entry of ``x`` is a finite number."""
+    arr = as_float_array(x, name)
+    if not np.all(np.isfinite(arr)):
+        raise AssertionError(f"{name} contains NaN or infinity")
+
+
+def isclose(a: float, b: float, *, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    """Scalar closeness, independent of :func:`math.isclose` (which a cell could patch)."""
+    if math.isnan(a) or math.isnan(b):
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= atol + rtol * abs(b)

@@ -1,0 +1,150 @@
+"""Sample submissions built from the release: reference, blank, and mutants.
+
+A *mutant* is a plausible mistake (or a correct solution written differently) kept as
+data in ``tests/mutants/NAME.toml``::
+
+    [[mutant]]
+    name = "ignores_gamma"      # student id "mutant00-ignores_gamma" (notebook number first)
+    cell = "discounted_return"             # grade_id of the solution cell
+    fails = ["test_discounted_return_hidden"]   # graded cells that must lose their points;
+                                           # [] means: a correct variant, full marks
+    demo = true                            # optional: used by `mbrl-course demo`
+    whole_cell = false                     # optional: `code` replaces the whole cell
+    code = '''
+    return float(np.sum(rewards))
+    '''
+
+By default ``code`` replaces the text between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` of that cell, re-indented to the markers' indentation. Several
+``[[mutant]]`` tables may share a ``name`` to change several cells of one submission.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import textwrap
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from mbrl_helpers.course import MUTANTS, RELEASE, SOLUTIONS, CourseError
+
+_BEGIN = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\s*$")
+_END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
+
+
+@dataclass
+class Mutant:
+    """One sample submission that differs from the reference in one or more cells."""
+
+    name: str
+    edits: dict[str, tuple[str, bool]] = field(default_factory=dict)  # cell -> (code, whole)
+    fails: set[str] = field(default_factory=set)
+    demo: bool = False
+
+
+def load_mutants(root: Path, name: str) -> list[Mutant]:
+    """Read ``tests/mutants/NAME.toml`` (no file: no mutants)."""
+    path = root / MUTANTS / f"{name}.toml"
+    if not path.exists():
+        return []
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise CourseError(f"{path}: {err}") from None
+    mutants: dict[str, Mutant] = {}
+    for i, entry in enumerate(data.get("mutant", [])):
+        missing = {"name", "cell", "fails", "code"} - set(entry)
+        if missing:
+            raise CourseError(f"{path}: mutant #{i} lacks {sorted(missing)}")
+        mutant = mutants.setdefault(entry["name"], Mutant(entry["name"]))
+        mutant.edits[entry["cell"]] = (entry["code"], bool(entry.get("whole_cell", False)))
+        mutant.fails |= set(entry["fails"])
+        mutant.demo |= bool(entry.get("demo", False))
+    return list(mutants.values())
+
+
+def solution_source(source: str) -> str:
+    """The cell as a student who solved it would write it: marker lines removed."""
+    return "\n".join(line for line in source.splitlines()
+                     if not (_BEGIN.match(line) or _END.match(line)))
+
+
+def replace_region(source: str, code: str) -> str:
+    """Replace the solution region of ``source`` by ``code`` (re-indented)."""
+    lines = source.splitlines()
+    begin = next((i for i, line in enumerate(lines) if _BEGIN.match(line)), None)
+    end = next((i for i, line in enumerate(lines) if _END.match(line)), None)
+    if begin is None or end is None or end < begin:
+        raise CourseError("solution cell has no ### BEGIN/END SOLUTION region to replace")
+    indent = _BEGIN.match(lines[begin]).group(1)
+    body = textwrap.indent(textwrap.dedent(code).strip("\n"), indent).splitlines()
+    return "\n".join(lines[:begin] + body + lines[end + 1:])
+
+
+def _cells_by_id(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells
+            if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
+
+
+def build(
+    root: Path, name: str, edits: dict[str, tuple[str, bool]] | None,
+    release_dir: Path | None = None,
+) -> nbformat.NotebookNode:
+    """A submission of notebook ``name``: the release with every solution cell solved,
+    then ``edits`` applied. ``edits=None`` returns the blank release itself.
+    ``release_dir`` defaults to the repository's ``notebooks/``."""
+    release = nbformat.read((release_dir or root / RELEASE) / f"{name}.ipynb", as_version=4)
+    if edits is None:
+        return release
+    source = _cells_by_id(nbformat.read(root / SOLUTIONS / f"{name}.ipynb", as_version=4))
+    submission = copy.deepcopy(release)
+    targets = _cells_by_id(submission)
+    unknown = set(edits) - {k for k, c in source.items() if c.metadata["nbgrader"].get("solution")}
+    if unknown:
+        raise CourseError(f"{name}: mutant edits unknown solution cells {sorted(unknown)}")
+    for grade_id, cell in source.items():
+        if not cell.metadata["nbgrader"].get("solution"):
+            continue
+        if grade_id in edits:
+            code, whole = edits[grade_id]
+            text = textwrap.dedent(code).strip("\n") if whole else replace_region(cell.source, code)
+        else:
+            text = solution_source(cell.source)
+        targets[grade_id].source = text
+    return submission
+
+
+def write_samples(
+    root: Path, name: str, folder: Path, *, demo_only: bool = False,
+    release_dir: Path | None = None,
+) -> dict[str, Mutant]:
+    """Write ``folder/STUDENT/NAME.ipynb`` for reference, blank and each mutant.
+
+    Returns the mutants by student id (``reference`` and ``blank`` are not included).
+    With ``demo_only``, all mutants marked ``demo`` are combined into one submission,
+    ``partly_wrong``.
+    """
+    mutants = load_mutants(root, name)
+    samples: dict[str, dict | None] = {"reference": {}, "blank": None}
+    by_student: dict[str, Mutant] = {}
+    if demo_only:
+        chosen = [m for m in mutants if m.demo]
+        if chosen:
+            merged = Mutant("partly_wrong", {k: v for m in chosen for k, v in m.edits.items()},
+                            set().union(*(m.fails for m in chosen)))
+            samples["partly_wrong"] = merged.edits
+            by_student["partly_wrong"] = merged
+    else:
+        for mutant in mutants:
+            student = f"mutant{name[:2]}-{mutant.name}"
+            samples[student] = mutant.edits
+            by_student[student] = mutant
+    for student, edits in samples.items():
+        target = folder / student / f"{name}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(build(root, name, edits, release_dir), target)
+    return by_student

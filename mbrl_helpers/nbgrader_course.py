@@ -1,0 +1,115 @@
+"""A thin layer over nbgrader's Python API: course directories, release, autograde.
+
+Every notebook of the course is its own nbgrader *assignment* holding one notebook of
+the same name (``source/02_shooting_and_cem/02_shooting_and_cem.ipynb``), so a TA can
+release and grade the course week by week.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mbrl_helpers.course import SOLUTIONS, CourseError
+
+#: Default per-cell timeout while autograding, in seconds.
+DEFAULT_CELL_TIMEOUT = 60
+
+CONFIG_TEMPLATE = '''\
+# nbgrader configuration written by `mbrl-course` (edit freely; it is rewritten only when
+# the course directory is created).
+c = get_config()  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "mbrl_course"
+# Seconds a single cell may run while autograding or validating.
+c.Execute.timeout = {timeout}
+c.Execute.interrupt_on_timeout = True
+# Feedback without hidden tests or their tracebacks (nbgrader's default shows them).
+from mbrl_helpers.feedback import feedback_preprocessors  # noqa: E402
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
+'''
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """Settings of one autograding run.
+
+    Attributes:
+        cell_timeout: seconds a single cell may run before it is interrupted.
+    """
+
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
+
+
+def _ensure_tools_on_path() -> None:
+    """nbgrader shells out to ``alembic``; make the interpreter's scripts folder visible."""
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + path
+
+
+def make_api(course_dir: Path, settings: GradingConfig | None = None):
+    """Return an :class:`nbgrader.apps.NbGraderAPI` rooted at ``course_dir``."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from mbrl_helpers.feedback import feedback_preprocessors
+
+    _ensure_tools_on_path()
+    settings = settings or GradingConfig()
+    config = Config()
+    config.CourseDirectory.root = str(course_dir)
+    config.CourseDirectory.course_id = "mbrl_course"
+    config.Execute.timeout = int(settings.cell_timeout)
+    config.Execute.interrupt_on_timeout = True
+    config.NbGraderAPI.log_level = logging.ERROR
+    config.GenerateFeedback.preprocessors = feedback_preprocessors()
+    coursedir = CourseDirectory(config=config)
+    with contextlib.redirect_stderr(io.StringIO()):
+        return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def prepare_course_dir(
+    course_dir: Path, root: Path, names: list[str], settings: GradingConfig | None = None
+) -> None:
+    """Create or refresh an nbgrader course directory with ``names`` as assignments.
+
+    Copies each ``solutions/NAME.ipynb`` to ``source/NAME/NAME.ipynb`` and runs nbgrader's
+    ``generate_assignment``, which records the graded cells in the gradebook and writes
+    ``release/NAME/NAME.ipynb``.
+
+    Raises:
+        CourseError: nbgrader failed to generate an assignment (its log is included).
+    """
+    settings = settings or GradingConfig()
+    course_dir.mkdir(parents=True, exist_ok=True)
+    config_file = course_dir / "nbgrader_config.py"
+    if not config_file.exists():
+        config_file.write_text(
+            CONFIG_TEMPLATE.format(root=str(course_dir), timeout=settings.cell_timeout)
+        )
+    api = make_api(course_dir, settings)
+    for name in names:
+        source = course_dir / "source" / name
+        source.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / SOLUTIONS / f"{name}.ipynb", source / f"{name}.ipynb")
+        result = api.generate_assignment(name, force=True, create=True)
+        if not result.get("success"):
+            detail = (result.get("error") or result.get("log") or "").strip().splitlines()
+            raise CourseError(
+                f"nbgrader generate_assignment failed for {name}: "
+                + (detail[-1] if detail else "no log")
+            )
+
+
+def released_notebook(course_dir: Path, name: str) -> Path:
+    """Path of the student version nbgrader generated for ``name``."""
+    return course_dir / "release" / name / f"{name}.ipynb"
