@@ -46,7 +46,8 @@ def _cmd_execute(args: argparse.Namespace) -> int:
             print(f"ok      {result.name}  {result.seconds:6.1f} s")
         else:
             failed += 1
-            print(f"FAILED  {result.name}  {result.seconds:6.1f} s\n{result.error}", file=sys.stderr)
+            print(f"FAILED  {result.name}  {result.seconds:6.1f} s\n{result.error}",
+                  file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -67,7 +67,8 @@ def _flags(autograded: Path) -> list[str]:
         for output in cell.get("outputs", []):
             reason = _FAILURE_ERRORS.get(output.get("ename", ""))
             if reason:
-                cell_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", cell.get("id"))
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                cell_id = meta.get("grade_id", cell.get("id"))
                 flags.append(f"{reason} in cell {cell_id}")
     return flags
 
@@ -219,7 +220,8 @@ def write_csv(root: Path, records: list[GradeRecord], path: Path) -> None:
     header = ["student"]
     possible: list[object] = [POINTS_POSSIBLE]
     for name in names:
-        header += [f"{name}:{cell}" for cell, _ in cells[name]] + [f"{name}:total", f"{name}:status"]
+        header += [f"{name}:{cell}" for cell, _ in cells[name]]
+        header += [f"{name}:total", f"{name}:status"]
         possible += [_fmt(pts) for _, pts in cells[name]]
         possible += [_fmt(sum(p for _, p in cells[name])), ""]
     if len(names) > 1:

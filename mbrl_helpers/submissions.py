@@ -81,7 +81,8 @@ def _from_student_folder(
     folder: Path, names: list[str], assignment: str | None
 ) -> list[Submission]:
     student = student_id(folder.name)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _ignored(p.relative_to(folder)))
+    files = sorted(p for p in folder.rglob("*")
+                   if p.is_file() and not _ignored(p.relative_to(folder)))
     found: dict[str, Path] = {}
     for path in files:
         match = _match_name(path.stem, names)
@@ -123,7 +124,8 @@ def _unwrap(folder: Path, names: list[str]) -> Path:
         if len(entries) != 1 or not entries[0].is_dir():
             return folder
         inner = [p for p in entries[0].iterdir() if not _ignored(p.relative_to(entries[0]))]
-        direct = [p for p in inner if p.is_file() and (m := _match_name(p.stem, names)) and not m[0]]
+        direct = [p for p in inner
+                  if p.is_file() and (m := _match_name(p.stem, names)) and not m[0]]
         if direct or not inner:
             return folder  # the single folder is a student's own folder
         folder = entries[0]

@@ -1,0 +1,73 @@
+"""The grading harness: real nbgrader autograde of every notebook's sample submissions.
+
+For each notebook in ``solutions/``: the reference solution scores full marks, the blank
+release scores zero in every graded cell, and every mutant in ``tests/mutants/NAME.toml``
+loses exactly the points of the cells listed in its ``fails`` (a mutant with
+``fails = []`` is a correct variant and keeps full marks). Adding a notebook's mutants
+is data only: no code here changes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mbrl_helpers.grading import graded_cells
+from mbrl_helpers.mutants import load_mutants
+
+from .conftest import ROOT, harness_names
+
+NAMES = harness_names()
+MUTANT_CASES = [(name, f"mutant{name[:2]}-{m.name}") for name in NAMES
+                for m in load_mutants(ROOT, name)]
+
+
+def _scores(batch, student, name):
+    record = batch["records"][(student, name)]
+    assert record.status == "graded", f"{student}/{name} was not graded cleanly: {record.status}"
+    return record.cells
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_scores_full_marks(graded_batch, name):
+    scores = _scores(graded_batch, "reference", name)
+    expected = dict(graded_cells(ROOT, name))
+    assert scores == expected, f"reference of {name} lost points: {scores} vs {expected}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_blank_release_scores_zero(graded_batch, name):
+    scores = _scores(graded_batch, "blank", name)
+    assert set(scores) == {cell for cell, _ in graded_cells(ROOT, name)}
+    earned = {cell: pts for cell, pts in scores.items() if pts}
+    assert not earned, f"the blank release of {name} earns points in {earned}"
+
+
+@pytest.mark.parametrize(("name", "student"), MUTANT_CASES, ids=[s for _, s in MUTANT_CASES])
+def test_mutant_loses_exactly_its_cells(graded_batch, name, student):
+    mutant = graded_batch["mutants"][(student, name)]
+    scores = _scores(graded_batch, student, name)
+    points = dict(graded_cells(ROOT, name))
+    lost = {cell for cell, pts in points.items() if scores.get(cell, 0.0) < pts}
+    assert lost == mutant.fails, (
+        f"{student}: expected to lose {sorted(mutant.fails)}, lost {sorted(lost)}")
+    partial = {c: scores[c] for c in lost if 0 < scores[c] < points[c]}
+    assert not partial, f"{student}: partial credit in {partial}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_graded_cell_is_proven_by_a_mutant(name):
+    """Each graded cell is meant to catch some plausible mistake: a mutant proves it does,
+    and every solution cell has at least one mistake that loses points."""
+    mutants = load_mutants(ROOT, name)
+    cells = {cell for cell, _ in graded_cells(ROOT, name)}
+    caught = set().union(*(m.fails for m in mutants)) if mutants else set()
+    assert caught <= cells, f"{name}: mutants name unknown graded cells {sorted(caught - cells)}"
+    assert cells <= caught, f"{name}: no mutant is caught by {sorted(cells - caught)}"
+    import nbformat
+
+    source = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
+    solution_cells = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                      if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    attacked = {cell for m in mutants if m.fails for cell in m.edits}
+    assert solution_cells <= attacked, (
+        f"{name}: no failing mutant edits {sorted(solution_cells - attacked)}")
