@@ -52,10 +52,11 @@ def assert_close(
     """
     exp = as_float_array(expected, f"expected {name}")
     act = as_float_array(actual, name, shape=exp.shape)
+    finite = np.isfinite(act) & np.isfinite(exp)
     bad_nan = np.isnan(act) != np.isnan(exp)
-    diff = np.abs(np.where(np.isfinite(act) & np.isfinite(exp), act - exp, 0.0))
+    diff = np.abs(np.where(finite, act, 0.0) - np.where(finite, exp, 0.0))
     inf_mismatch = (np.isinf(act) | np.isinf(exp)) & ~(act == exp)
-    too_far = diff > atol + rtol * np.abs(np.where(np.isfinite(exp), exp, 0.0))
+    too_far = diff > atol + rtol * np.abs(np.where(finite, exp, 0.0))
     wrong = bad_nan | inf_mismatch | too_far
     if wrong.any():
         index = tuple(int(i) for i in np.argwhere(wrong)[0])

@@ -20,11 +20,13 @@ class CourseError(Exception):
 def find_root(start: str | os.PathLike[str] | None = None) -> Path:
     """Return the course repository root: the first folder holding ``solutions/``.
 
-    Searches ``start`` (default: the current directory) and its parents, then the
-    folder above this package (an editable install inside the repository).
+    Searches ``start`` and its parents; without ``start``, the current directory and its
+    parents, then the folder above this package (an editable install in the repository).
     """
     here = Path(start or Path.cwd()).resolve()
-    candidates = [here, *here.parents, Path(__file__).resolve().parent.parent]
+    candidates = [here, *here.parents]
+    if start is None:
+        candidates.append(Path(__file__).resolve().parent.parent)
     for folder in candidates:
         if (folder / SOLUTIONS).is_dir() and (folder / "pyproject.toml").is_file():
             return folder

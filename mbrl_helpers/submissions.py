@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ class Submission:
 def student_id(raw: str) -> str:
     """A folder-safe student id: letters, digits, ``_`` and ``-`` only."""
     raw = _MOODLE_SUFFIX.sub("", raw)
+    raw = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
     clean = re.sub(r"[^A-Za-z0-9_-]+", "_", raw).strip("_-")
     return clean or "student"
 
@@ -118,15 +120,21 @@ def _from_prefixed_file(path: Path, names: list[str], assignment: str | None) ->
 
 
 def _unwrap(folder: Path, names: list[str]) -> Path:
-    """Descend through a single wrapper folder (``export/alice/...``)."""
+    """Descend through a single wrapper folder (``export/alice/...``).
+
+    The single folder is a wrapper when it holds student folders (subfolders and no
+    notebook of its own) or student-prefixed files (``alice_00_course_tour.ipynb``).
+    """
     while True:
         entries = [p for p in folder.iterdir() if not _ignored(p.relative_to(folder))]
         if len(entries) != 1 or not entries[0].is_dir():
             return folder
         inner = [p for p in entries[0].iterdir() if not _ignored(p.relative_to(entries[0]))]
-        direct = [p for p in inner
-                  if p.is_file() and (m := _match_name(p.stem, names)) and not m[0]]
-        if direct or not inner:
+        has_dirs = any(p.is_dir() for p in inner)
+        notebooks = [p for p in inner if p.is_file() and p.suffix == ".ipynb"]
+        prefixed = [p for p in inner
+                    if p.is_file() and (m := _match_name(p.stem, names)) and m[0]]
+        if not (prefixed or (has_dirs and not notebooks)):
             return folder  # the single folder is a student's own folder
         folder = entries[0]
 
