@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+#: Scalar types accepted as numbers (``bool`` is an ``int``; complex numbers are not).
+_NUMERIC = (int, float, np.integer, np.floating, np.bool_)
+
 
 def as_float_array(x: Any, name: str, shape: Sequence[int] | None = None) -> np.ndarray:
     """Convert ``x`` to a float64 array, checking that it is numeric and has ``shape``.
@@ -21,10 +24,22 @@ def as_float_array(x: Any, name: str, shape: Sequence[int] | None = None) -> np.
     """
     if x is None:
         raise AssertionError(f"{name} is None: did you forget to return a value?")
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
+    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     if isinstance(x, (str, bytes)):
         raise AssertionError(f"{name} must be numeric, got a {type(x).__name__}")
+    if not isinstance(x, _NUMERIC + (list, tuple, np.ndarray)):
+        raise AssertionError(
+            f"{name} is not numeric: got a {type(x).__name__} (expected a number, a list, "
+            "a NumPy array or a torch tensor)")
+    if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype == object):
+        try:
+            items = np.array(x, dtype=object).ravel()
+        except ValueError as err:
+            raise AssertionError(f"{name} is not a regular array: {err}") from None
+        odd = next((v for v in items if not isinstance(v, _NUMERIC)), None)
+        if odd is not None:
+            raise AssertionError(f"{name} contains a {type(odd).__name__}, not a number")
     try:
         arr = np.array(x, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as err:

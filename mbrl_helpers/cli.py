@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 
 from mbrl_helpers.course import CourseError, find_root, resolve_names
-from mbrl_helpers.nbgrader_course import DEFAULT_CELL_TIMEOUT, GradingConfig
+from mbrl_helpers.nbgrader_course import (
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_CPU_SECONDS,
+    DEFAULT_MEMORY_MB,
+    GradingConfig,
+)
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
@@ -56,7 +61,12 @@ def _grading_settings(args: argparse.Namespace) -> GradingConfig:
         raise CourseError(f"--timeout must be at least 1 second, got {args.timeout}")
     if args.jobs < 1:
         raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
-    return GradingConfig(cell_timeout=args.timeout)
+    if args.memory_mb < 256:
+        raise CourseError(f"--memory-mb must be at least 256, got {args.memory_mb}")
+    if args.cpu_seconds < 1:
+        raise CourseError(f"--cpu-seconds must be at least 1, got {args.cpu_seconds}")
+    return GradingConfig(cell_timeout=args.timeout, memory_mb=args.memory_mb,
+                         cpu_seconds=args.cpu_seconds)
 
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
@@ -149,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--jobs", type=int, default=1, help="parallel grading workers (default 1)")
         p.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT,
                        help=f"seconds per cell (default {DEFAULT_CELL_TIMEOUT})")
+        p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                       help=f"memory limit per grading kernel, MiB (default {DEFAULT_MEMORY_MB})")
+        p.add_argument("--cpu-seconds", type=int, default=DEFAULT_CPU_SECONDS,
+                       help="CPU-time limit per grading kernel, s "
+                            f"(default {DEFAULT_CPU_SECONDS})")
 
     p = sub.add_parser("autograde", help="grade a class: folder or LMS zip -> grades.csv")
     p.add_argument("submissions", help="folder (a subfolder or name prefix per student) or .zip")

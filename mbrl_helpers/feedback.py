@@ -39,3 +39,13 @@ def feedback_preprocessors() -> list:
     from nbgrader.preprocessors import GetGrades
 
     return [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+
+def visible_text(html: str) -> str:
+    """The text a reader of an HTML page sees (tags removed, entities decoded), to search
+    feedback for leaked test code: syntax highlighting splits code into many tags."""
+    import html as html_lib
+    import re
+
+    text = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S | re.I)
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", text))

@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 
 from mbrl_helpers.course import SOLUTIONS
+from mbrl_helpers.gradebook_merge import merge_workers
+from mbrl_helpers.integrity import preload_modules, repair_metadata, review
 from mbrl_helpers.nbgrader_course import GradingConfig, make_api, prepare_course_dir
 from mbrl_helpers.submissions import Submission
 
@@ -73,29 +75,36 @@ def _flags(autograded: Path) -> list[str]:
     return flags
 
 
-def _grade_one(api, course_dir: Path, sub: Submission, out_dir: Path) -> GradeRecord:
+def _grade_one(api, course_dir: Path, sub: Submission, out_dir: Path, ctx: dict) -> GradeRecord:
     record = GradeRecord(sub.student, sub.assignment)
     target = course_dir / "submitted" / sub.student / sub.assignment
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    shutil.copyfile(sub.path, target / f"{sub.assignment}.ipynb")
+    student_nb = nbformat.read(sub.path, as_version=4)
+    repaired = repair_metadata(
+        student_nb, nbformat.read(ctx["root"] / SOLUTIONS / f"{sub.assignment}.ipynb", 4))
+    nbformat.write(student_nb, target / f"{sub.assignment}.ipynb")
+    report = Path(ctx["report_dir"]) / f"{sub.student}__{sub.assignment}.jsonl"
+    report.unlink(missing_ok=True)
     result = api.autograde(sub.assignment, sub.student, force=True, create=True)
     autograded = course_dir / "autograded" / sub.student / sub.assignment
-    record.flags = _flags(autograded / f"{sub.assignment}.ipynb")
+    problems = _flags(autograded / f"{sub.assignment}.ipynb")
     if not result.get("success"):
         lines = (result.get("error") or result.get("log") or "").strip().splitlines()
         record.status = "autograde failed: " + (lines[-1][:200] if lines else "no log")
         return record
     with api.gradebook as gb:
+        record.flags = review(gb, ctx["root"], sub.assignment, sub.student,
+                              target / f"{sub.assignment}.ipynb",
+                              autograded / f"{sub.assignment}.ipynb", report) + repaired
         nb = gb.find_submission_notebook(sub.assignment, sub.assignment, sub.student)
-        record.cells = {g.name: float(g.score) for g in nb.grades if g.cell_type == "code"
-                        and g.max_score > 0}
+        grades = [g for g in nb.grades if g.cell_type == "code" and g.max_score > 0]
+        record.cells = {g.name: float(g.score) for g in grades}
         record.score = float(sum(record.cells.values()))
-        record.max_score = float(sum(g.max_score for g in nb.grades if g.max_score > 0
-                                     and g.cell_type == "code"))
-    if record.flags:
-        record.status = "graded with problems: " + "; ".join(record.flags)
+        record.max_score = float(sum(g.max_score for g in grades))
+    if problems:
+        record.status = "graded with problems: " + "; ".join(problems)
     feedback = api.generate_feedback(sub.assignment, sub.student, force=True)
     html = course_dir / "feedback" / sub.student / sub.assignment / f"{sub.assignment}.html"
     if feedback.get("success") and html.exists():
@@ -108,23 +117,29 @@ def _grade_one(api, course_dir: Path, sub: Submission, out_dir: Path) -> GradeRe
 
 def grade_shard(
     root: Path, course_dir: Path, subs: list[Submission], out_dir: Path,
-    settings: GradingConfig, results: Path,
+    settings: GradingConfig, results: Path, deny: list[str] | None = None,
 ) -> None:
     """Grade ``subs`` in ``course_dir``, appending one JSON line per record to ``results``.
 
     Runs in a worker process; a record is written as soon as it is known, so a crash
-    loses at most the submission being graded.
+    loses at most the submission being graded. Student code may not read ``deny``, the
+    course directory, nor the repository's solutions, tests and git history.
     """
     names = sorted({s.assignment for s in subs if s.assignment and not s.problem})
     prepare_course_dir(course_dir, root, names, settings)
-    api = make_api(course_dir, settings)
+    report_dir = results.parent / f"{results.stem}-reports"
+    report_dir.mkdir(exist_ok=True)
+    secret = [str(root / d) for d in (SOLUTIONS, "tests", ".git")]
+    api = make_api(course_dir, settings, deny_paths=secret + [str(results.parent)] + (deny or []),
+                   report_dir=str(report_dir), preload=preload_modules(root, names))
+    ctx = {"root": root, "report_dir": report_dir}
     with open(results, "a", encoding="utf-8") as sink:
         for sub in subs:
             if sub.problem or not sub.assignment:
                 record = GradeRecord(sub.student, sub.assignment, status=sub.problem or "?")
             else:
                 try:
-                    record = _grade_one(api, course_dir, sub, out_dir)
+                    record = _grade_one(api, course_dir, sub, out_dir, ctx)
                 except Exception as err:  # noqa: BLE001 - one student never stops the batch
                     record = GradeRecord(sub.student, sub.assignment,
                                          status=f"grading error: {type(err).__name__}: {err}")
@@ -160,6 +175,8 @@ def autograde(
     settings = settings or GradingConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
     shards = _shards(subs, jobs)
+    paths = [str(s.path.resolve().parent) for s in subs if s.path]
+    deny = [os.path.commonpath(paths)] if paths else []  # the class folder: no copying
     with tempfile.TemporaryDirectory(prefix="mbrl-grade-") as tmp:
         procs = []
         for k, shard in enumerate(shards):
@@ -169,7 +186,7 @@ def autograde(
                 shard_dir = course_dir if len(shards) == 1 else course_dir / "workers" / str(k)
             spec = Path(tmp) / f"shard{k}.json"
             spec.write_text(json.dumps({
-                "root": str(root), "course_dir": str(shard_dir.resolve()),
+                "root": str(root), "course_dir": str(shard_dir.resolve()), "deny": deny,
                 "out_dir": str(out_dir.resolve()), "settings": asdict(settings),
                 "results": str(Path(tmp) / f"results{k}.jsonl"),
                 "subs": [{**asdict(s), "path": str(s.path) if s.path else None} for s in shard],
@@ -186,7 +203,13 @@ def autograde(
     for sub in subs:  # a worker that died: its unfinished students still get a row
         records.setdefault((sub.student, sub.assignment),
                            GradeRecord(sub.student, sub.assignment, status="grader crashed"))
-    return [records[(s.student, s.assignment)] for s in subs]
+    result = [records[(s.student, s.assignment)] for s in subs]
+    if course_dir is not None and len(shards) > 1:
+        names = sorted({s.assignment for s in subs if s.assignment and not s.problem})
+        prepare_course_dir(course_dir, root, names, settings)
+        workers = [course_dir / "workers" / str(k) for k in range(len(shards))]
+        merge_workers(course_dir, workers, result)
+    return result
 
 
 def _start_worker(spec: Path, log: Path) -> subprocess.Popen:
@@ -221,9 +244,9 @@ def write_csv(root: Path, records: list[GradeRecord], path: Path) -> None:
     possible: list[object] = [POINTS_POSSIBLE]
     for name in names:
         header += [f"{name}:{cell}" for cell, _ in cells[name]]
-        header += [f"{name}:total", f"{name}:status"]
+        header += [f"{name}:total", f"{name}:status", f"{name}:flags"]
         possible += [_fmt(pts) for _, pts in cells[name]]
-        possible += [_fmt(sum(p for _, p in cells[name])), ""]
+        possible += [_fmt(sum(p for _, p in cells[name])), "", ""]
     if len(names) > 1:
         header.append("total")
         possible.append(_fmt(sum(p for name in names for _, p in cells[name])))
@@ -236,7 +259,8 @@ def write_csv(root: Path, records: list[GradeRecord], path: Path) -> None:
         for name in names:
             rec = mine.get(name)
             row += [_fmt(rec.cells.get(cell, 0.0)) if rec else "" for cell, _ in cells[name]]
-            row += [_fmt(rec.score) if rec else "", rec.status if rec else "not submitted"]
+            row += [_fmt(rec.score) if rec else "", rec.status if rec else "not submitted",
+                    " | ".join(rec.flags) if rec else ""]
         if len(names) > 1:
             row.append(_fmt(sum(r.score for r in mine.values())))
         row.append(mine[None].status if None in mine else "")  # no course notebook at all

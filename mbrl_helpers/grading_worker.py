@@ -20,7 +20,7 @@ def main(spec_path: str) -> int:
             for s in spec["subs"]]
     grade_shard(
         Path(spec["root"]), Path(spec["course_dir"]), subs, Path(spec["out_dir"]),
-        GradingConfig(**spec["settings"]), Path(spec["results"]),
+        GradingConfig(**spec["settings"]), Path(spec["results"]), spec.get("deny"),
     )
     return 0
 

@@ -20,6 +20,9 @@ from mbrl_helpers.course import SOLUTIONS, CourseError
 
 #: Default per-cell timeout while autograding, in seconds.
 DEFAULT_CELL_TIMEOUT = 60
+#: Default memory (address space) and CPU-time limits of one grading kernel.
+DEFAULT_MEMORY_MB = 4096
+DEFAULT_CPU_SECONDS = 600
 
 CONFIG_TEMPLATE = '''\
 # nbgrader configuration written by `mbrl-course` (edit freely; it is rewritten only when
@@ -41,10 +44,15 @@ class GradingConfig:
     """Settings of one autograding run.
 
     Attributes:
-        cell_timeout: seconds a single cell may run before it is interrupted.
+        cell_timeout: seconds a single cell may run before it is interrupted (a cell that
+            ignores the interrupt gets its kernel restarted).
+        memory_mb: address-space limit of each grading kernel, in MiB.
+        cpu_seconds: CPU-time limit of each grading kernel process, in seconds.
     """
 
     cell_timeout: int = DEFAULT_CELL_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+    cpu_seconds: int = DEFAULT_CPU_SECONDS
 
 
 def _ensure_tools_on_path() -> None:
@@ -55,13 +63,26 @@ def _ensure_tools_on_path() -> None:
         os.environ["PATH"] = scripts + os.pathsep + path
 
 
-def make_api(course_dir: Path, settings: GradingConfig | None = None):
-    """Return an :class:`nbgrader.apps.NbGraderAPI` rooted at ``course_dir``."""
+def make_api(
+    course_dir: Path,
+    settings: GradingConfig | None = None,
+    *,
+    deny_paths: list[str] | None = None,
+    report_dir: str = "",
+    preload: list[str] | None = None,
+):
+    """Return an :class:`nbgrader.apps.NbGraderAPI` rooted at ``course_dir``.
+
+    Autograding through it executes notebooks with
+    :class:`mbrl_helpers.grader_execute.GuardedExecute` (limits, restarts, guard), which
+    refuses student code access to ``deny_paths`` and writes guard reports to ``report_dir``.
+    """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
     from mbrl_helpers.feedback import feedback_preprocessors
+    from mbrl_helpers.grader_execute import autograde_preprocessors
 
     _ensure_tools_on_path()
     settings = settings or GradingConfig()
@@ -72,6 +93,12 @@ def make_api(course_dir: Path, settings: GradingConfig | None = None):
     config.Execute.interrupt_on_timeout = True
     config.NbGraderAPI.log_level = logging.ERROR
     config.GenerateFeedback.preprocessors = feedback_preprocessors()
+    config.Autograde.autograde_preprocessors = autograde_preprocessors()
+    config.GuardedExecute.memory_mb = int(settings.memory_mb)
+    config.GuardedExecute.cpu_seconds = int(settings.cpu_seconds)
+    config.GuardedExecute.deny_paths = [str(course_dir), *(deny_paths or [])]
+    config.GuardedExecute.report_dir = report_dir
+    config.GuardedExecute.preload = list(preload or [])
     coursedir = CourseDirectory(config=config)
     with contextlib.redirect_stderr(io.StringIO()):
         return NbGraderAPI(coursedir=coursedir, config=config)

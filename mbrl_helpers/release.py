@@ -71,6 +71,27 @@ def secret_lines(notebook: nbformat.NotebookNode) -> set[str]:
     return {line for line in secret - public if len(line) >= MIN_SECRET_LEN}
 
 
+def secret_pairs(notebook: nbformat.NotebookNode) -> set[tuple[str, str]]:
+    """Consecutive pairs of non-blank lines inside solution/hidden regions: a solution copied
+    into another file shows up as such a pair, while one generic line (``for t in
+    range(horizon):``) may legitimately appear in helper code."""
+    pairs: set[tuple[str, str]] = set()
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        inside, _ = _regions(cell.source)
+        if meta.get("solution") and not any(_REGION.match(x) for x in cell.source.splitlines()):
+            inside = cell.source.splitlines()
+        lines = [line.strip() for line in inside if len(line.strip()) >= 8]
+        pairs.update(zip(lines, lines[1:], strict=False))
+    return pairs
+
+
+def text_pairs(text: str) -> set[tuple[str, str]]:
+    """Consecutive pairs of non-blank stripped lines of ``text`` (see :func:`secret_pairs`)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return set(zip(lines, lines[1:], strict=False))
+
+
 def find_leaks(source_nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode) -> list[str]:
     """Describe every secret line or nbgrader marker that appears in ``release_nb``."""
     secrets = secret_lines(source_nb)

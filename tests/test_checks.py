@@ -15,9 +15,22 @@ def test_as_float_array_accepts_arrays_lists_and_tensors():
     assert isinstance(out, np.ndarray) and out.shape == (2, 3)
 
 
+class _Rigged:
+    def __eq__(self, other):
+        return True
+
+    def __float__(self):
+        return 1.75
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(1.75)
+
+
 @pytest.mark.parametrize(("value", "message"), [
-    (None, "is None"), ("abc", "must be numeric"), ([[1, 2], [3]], "not numeric"),
-    (object(), "not numeric"),
+    (None, "is None"), ("abc", "must be numeric"), ([[1, 2], [3]], "contains a list"),
+    (object(), "not numeric"), (_Rigged(), "not numeric: got a _Rigged"),
+    ([1.0, _Rigged()], "contains a _Rigged"), (np.array([_Rigged()], dtype=object), "contains"),
+    (1 + 2j, "not numeric"),
 ])
 def test_as_float_array_rejects_non_numbers(value, message):
     with pytest.raises(AssertionError, match=message):

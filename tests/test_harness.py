@@ -71,3 +71,22 @@ def test_every_graded_cell_is_proven_by_a_mutant(name):
     attacked = {cell for m in mutants if m.fails for cell in m.edits}
     assert solution_cells <= attacked, (
         f"{name}: no failing mutant edits {sorted(solution_cells - attacked)}")
+
+
+def test_feedback_contains_no_hidden_test_or_solution_text(graded_batch):
+    import nbformat
+
+    from mbrl_helpers.feedback import visible_text
+    from mbrl_helpers.release import secret_lines
+
+    secrets = {}
+    for name in NAMES:
+        source = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
+        hidden = [c for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
+        secrets[name] = {line for line in secret_lines(nbformat.v4.new_notebook(cells=hidden))}
+    pages = list((graded_batch["out"] / "feedback").rglob("*.html"))
+    assert pages, "no feedback was written"
+    for page in pages:
+        text = visible_text(page.read_text())
+        leaked = [line for line in secrets[page.stem] if line in text]
+        assert not leaked, f"{page} shows hidden test lines: {leaked[:3]}"

@@ -48,3 +48,27 @@ def test_console_script_is_installed():
     assert script is not None
     out = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "autograde" in out.stdout
+
+
+def test_built_wheel_contains_no_solution_or_hidden_test_code(root, tmp_path):
+    import zipfile
+
+    import nbformat
+
+    from mbrl_helpers.release import secret_pairs, text_pairs
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "-w", str(tmp_path), str(root)],
+                   check=True, capture_output=True, timeout=300)
+    wheel = next(tmp_path.glob("*.whl"))
+    secrets = set()
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        secrets |= secret_pairs(nbformat.read(path, as_version=4))
+    assert secrets
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        assert not [n for n in names if n.endswith(".ipynb") or n.startswith("tests/")]
+        for name in names:
+            pairs = text_pairs(zf.read(name).decode("utf-8", errors="replace"))
+            leaked = sorted(pairs & secrets)
+            assert not leaked, f"{wheel.name}:{name} contains solution code {leaked[:2]}"

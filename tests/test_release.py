@@ -88,3 +88,17 @@ def test_secret_lines_come_from_solution_and_hidden_regions_only():
         "x = 1\n  return x * 2 + some_long_name\n# BEGIN HIDDEN TESTS")])
     leaks = find_leaks(notebook, leaky)
     assert len(leaks) == 2 and any("marker" in leak for leak in leaks)
+
+
+def test_secret_pairs_detect_a_copied_solution_but_not_one_generic_line():
+    from mbrl_helpers.release import secret_pairs, text_pairs
+
+    cell = nbformat.v4.new_code_cell(
+        "def f(x):\n    ### BEGIN SOLUTION\n    for t in range(horizon):\n"
+        "        total = total + reward[t]\n    ### END SOLUTION\n")
+    cell.metadata["nbgrader"] = {"solution": True, "grade_id": "f"}
+    secrets = secret_pairs(nbformat.v4.new_notebook(cells=[cell]))
+    copied = "x = 1\nfor t in range(horizon):\n    total = total + reward[t]\n"
+    generic = "for t in range(horizon):\n    states.append(step(states[-1]))\n"
+    assert text_pairs(copied) & secrets
+    assert not text_pairs(generic) & secrets

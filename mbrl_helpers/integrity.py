@@ -1,0 +1,130 @@
+"""After a notebook is autograded: read the guard's report, withdraw points earned while
+the grader was tampered with, and collect flags for the TA.
+
+See :mod:`mbrl_helpers.grader_guard` (inside the kernel) and :mod:`mbrl_helpers.code_scan`
+(static scan). Points are withdrawn only for graded cells *during which* a protected
+function was found replaced; everything else is a flag for review.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+
+from mbrl_helpers.code_scan import scan_submission
+from mbrl_helpers.course import SOLUTIONS
+from mbrl_helpers.grader_guard import cell_hash
+
+PRELOADABLE = ("numpy", "math", "torch")
+#: nbgrader metadata keys that generate_assignment adds to the release.
+RELEASE_KEYS = ("checksum", "cell_type")
+
+
+def preload_modules(root: Path, names: list[str]) -> list[str]:
+    """Protected modules the source notebooks import (so the guard records them pristine)."""
+    found: set[str] = {"numpy", "math"}
+    for name in names:
+        notebook = nbformat.read(root / SOLUTIONS / f"{name}.ipynb", as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                modules = []
+                if isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                for module in modules:
+                    if module.split(".")[0] in PRELOADABLE or (
+                            module.startswith("mbrl_helpers.")
+                            and not module.startswith("mbrl_helpers.grader")):
+                        found.add(module if module.count(".") < 2 else module.rsplit(".", 1)[0])
+    return sorted(found)
+
+
+def read_report(path: Path) -> list[dict]:
+    """Events the guard wrote (tampering, blocked calls); ``[]`` if there is no report."""
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            events.append({"kind": "corrupt-report", "detail": line[:100], "cell": ""})
+    return events
+
+
+def tampered_cells(events: list[dict], autograded: nbformat.NotebookNode) -> dict[str, str]:
+    """Graded cells (grade_id -> what was replaced) during which tampering was detected."""
+    graded = {}
+    for cell in autograded.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            graded[cell_hash(cell.source)] = meta["grade_id"]
+    hits: dict[str, str] = {}
+    for event in events:
+        if event.get("kind") == "tampered" and event.get("cell") in graded:
+            hits.setdefault(graded[event["cell"]], event.get("detail", ""))
+    return hits
+
+
+def review(
+    gradebook, root: Path, assignment: str, student: str, submitted: Path, autograded: Path,
+    report: Path,
+) -> list[str]:
+    """Withdraw tainted points in the gradebook; return flags describing what was found."""
+    flags: list[str] = []
+    events = read_report(report)
+    if autograded.exists():
+        notebook = nbformat.read(autograded, as_version=4)
+        for grade_id, detail in tampered_cells(events, notebook).items():
+            grade = gradebook.find_grade(grade_id, assignment, assignment, student)
+            if grade.auto_score:
+                grade.auto_score = 0.0
+                gradebook.db.commit()
+            flags.append(f"points of {grade_id} withdrawn: {detail} replaced during the test")
+    other = {f"{e.get('kind')}: {e.get('detail')}" for e in events if e.get("kind") != "tampered"}
+    tampering = {e.get("detail") for e in events if e.get("kind") == "tampered"}
+    flags += [f"tampering undone: {d}" for d in sorted(tampering)]
+    flags += sorted(other)
+    try:
+        source = nbformat.read(root / SOLUTIONS / f"{assignment}.ipynb", as_version=4)
+        flags += [f"code scan: {f}" for f in scan_submission(
+            nbformat.read(submitted, as_version=4), source)]
+    except Exception as err:  # noqa: BLE001 - a scan failure must not cost the grade
+        flags.append(f"code scan failed: {type(err).__name__}")
+    return flags
+
+
+def repair_metadata(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
+    """Give every cell whose ``grade_id`` the instructor's notebook knows that notebook's
+    nbgrader metadata, and strip nbgrader metadata the instructor never wrote (a renamed or
+    invented ``grade_id``), so that edited metadata can neither change points nor make
+    nbgrader reject the whole submission. Returns what was repaired."""
+    known = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in source.cells
+             if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
+    repaired, seen = [], set()
+    for index, cell in enumerate(submitted.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id")
+        if grade_id in known and grade_id not in seen:
+            seen.add(grade_id)
+            release_only = {k: meta[k] for k in RELEASE_KEYS if k in meta}
+            clean = {k: v for k, v in known[grade_id].items() if k not in RELEASE_KEYS}
+            if clean != {k: v for k, v in meta.items() if k not in RELEASE_KEYS}:
+                repaired.append(f"metadata of {grade_id} restored")
+                cell.metadata["nbgrader"] = {**clean, **release_only}
+        else:
+            del cell.metadata["nbgrader"]
+            repaired.append(f"unknown nbgrader metadata removed from cell {index} ({grade_id})")
+    return repaired
