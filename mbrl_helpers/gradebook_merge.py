@@ -10,6 +10,7 @@ copied next to it, so the nbgrader formgrader can open the course as if graded s
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 from mbrl_helpers.nbgrader_course import make_api
@@ -30,7 +31,9 @@ def merge_workers(course_dir: Path, worker_dirs: list[Path], records: list) -> N
                         shutil.rmtree(dest, ignore_errors=True)
                         shutil.copytree(assignment_dir, dest)
     api = make_api(course_dir)
-    with api.gradebook as gb:
+    with api.gradebook as gb, warnings.catch_warnings():
+        # nbgrader's own session handling emits SAWarnings here; the commit below is complete
+        warnings.simplefilter("ignore")
         for (student, assignment), record in graded.items():
             gb.update_or_create_student(student)
             gb.update_or_create_submission(assignment, student)
