@@ -63,8 +63,11 @@ def execute_notebook(
         notebook,
         timeout=cell_timeout,
         kernel_name="python3",
+        record_timing=False,  # timestamps in cell metadata would make every run a diff
         resources={"metadata": {"path": str(path.parent)}},
     )
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
     code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
     old = os.environ.get(FAST_ENV)
     os.environ[FAST_ENV] = "1" if fast else "0"
