@@ -46,6 +46,10 @@ def preload_modules(root: Path, names: list[str]) -> list[str]:
                             module.startswith("mbrl_helpers.")
                             and not module.startswith("mbrl_helpers.grader")):
                         found.add(module if module.count(".") < 2 else module.rsplit(".", 1)[0])
+    if "torch" in {m.split(".")[0] for m in found}:
+        # importing torch._dynamo (the first optimizer step does) rewraps torch.manual_seed and
+        # friends; import it up front so that the library's own patch is not taken for tampering
+        found.add("torch._dynamo")
     return sorted(found)
 
 

@@ -83,7 +83,10 @@ def test_feedback_contains_no_hidden_test_or_solution_text(graded_batch):
     for name in NAMES:
         source = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
         hidden = [c for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
-        secrets[name] = {line for line in secret_lines(nbformat.v4.new_notebook(cells=hidden))}
+        release = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        public = {line.strip() for c in release.cells for line in c.source.splitlines()}
+        # a line that the student's own release shows elsewhere (a shared import) is no secret
+        secrets[name] = secret_lines(nbformat.v4.new_notebook(cells=hidden)) - public
     pages = list((graded_batch["out"] / "feedback").rglob("*.html"))
     assert pages, "no feedback was written"
     for page in pages:

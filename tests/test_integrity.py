@@ -65,3 +65,10 @@ def test_preload_lists_the_modules_the_notebooks_import(root):
     modules = preload_modules(root, ["00_course_tour"])
     assert {"numpy", "math", "mbrl_helpers.checks"} <= set(modules)
     assert not any(m.startswith("mbrl_helpers.grader") for m in modules)
+
+
+def test_preload_imports_torch_dynamo_with_torch(root):
+    # torch._dynamo rewraps torch.manual_seed when first imported (by an optimizer step inside a
+    # student's training loop): it must be loaded before the guard records torch as pristine
+    modules = preload_modules(root, ["05_learning_dynamics"])
+    assert {"torch", "torch._dynamo"} <= set(modules)
