@@ -1,0 +1,105 @@
+"""Benchmark of notebook 02: CEM MPC and random-shooting MPC with the true Pendulum-v1 dynamics.
+
+Measures the *reference solution itself*: the functions are taken from the solution cells of
+``solutions/02_shooting_and_cem.ipynb`` (``random_shooting``, ``select_elites``,
+``fit_gaussian``, ``cem``, ``pendulum_objective``, ``mpc_episode`` and the ``planners`` cell),
+so the figures printed here are the ones the notebook's code achieves.
+
+Targets (issue 5): CEM MPC mean return >= -150 over reset seeds 0..19 at <= 10 ms per action
+on the 2-core course machine; random shooting at the same evaluation budget measurably worse.
+
+Usage::
+
+    python benchmarks/bench_cem_mpc.py                 # defaults: H=30, N=100, M=10, 3 iterations
+    python benchmarks/bench_cem_mpc.py --seeds 5 --horizon 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # small arrays: threads only add noise
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solutions" / "02_shooting_and_cem.ipynb"
+CELLS = ["setup", "random_shooting", "select_elites", "fit_gaussian", "cem", "pendulum_objective",
+         "mpc_episode", "planners"]
+TARGET_RETURN, TARGET_MS = -150.0, 10.0
+
+
+def load_reference() -> dict:
+    """Execute the reference cells of notebook 02 in a fresh namespace and return it."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    by_id = {cell.get("id"): cell for cell in nb.cells}
+    missing = [c for c in CELLS if c not in by_id]
+    if missing:
+        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
+    namespace: dict = {"__name__": "notebook02"}
+    for cell_id in CELLS:
+        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
+    return namespace
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
+            f"{platform.python_version()}, NumPy {np.__version__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20, help="reset seeds 0..seeds-1")
+    parser.add_argument("--horizon", type=int, default=30)
+    parser.add_argument("--population", type=int, default=100, help="CEM samples N per iteration")
+    parser.add_argument("--elites", type=int, default=10)
+    parser.add_argument("--iters", type=int, default=3)
+    args = parser.parse_args(argv)
+    ns = load_reference()
+    print("notebook 02 benchmark: MPC on Pendulum-v1 with the true dynamics")
+    print(f"machine: {machine()}")
+    budget = args.population * args.iters
+    seeds = range(args.seeds)
+    print(f"seeds 0..{args.seeds - 1}, horizon H={args.horizon}, replanning every step, "
+          f"warm start from the shifted plan; budget {budget} sequences per action\n")
+    runs = {
+        f"CEM MPC (N={args.population}, M={args.elites}, {args.iters} iterations, sigma0=1)":
+            lambda s: ns["make_cem_planner"](args.population, args.elites, args.iters, seed=s),
+        f"random shooting MPC ({budget} uniform samples)":
+            lambda s: ns["make_rs_planner"](budget, seed=s),
+    }
+    results = {}
+    for name, make in runs.items():
+        returns, success, sec = ns["run_mpc"](make, seeds, args.horizon)
+        results[name] = (returns, sec)
+        sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+        print(f"{name}\n    mean return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min "
+              f"{returns.min():.1f}, max {returns.max():.1f}; upright in >= 90% of the last 50 "
+              f"steps: {success.mean():.0%} of the seeds; {1e3 * sec:.2f} ms per action")
+    (cem_returns, cem_sec), (rs_returns, _) = results.values()
+    ok = cem_returns.mean() >= TARGET_RETURN and 1e3 * cem_sec <= TARGET_MS
+    better = cem_returns.mean() > rs_returns.mean()
+    print(f"\ntarget CEM mean return >= {TARGET_RETURN} at <= {TARGET_MS} ms per action: "
+          f"{'met' if ok else 'NOT met'}; random shooting worse by "
+          f"{cem_returns.mean() - rs_returns.mean():.1f} ({'yes' if better else 'NO'}); "
+          f"CEM better on {np.mean(cem_returns > rs_returns):.0%} of the seeds")
+    return 0 if ok and better else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Plotting helpers draw what they are given and return their axes or animation."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mbrl_helpers import plotting  # noqa: E402
+
+
+def teardown_function():
+    plt.close("all")
+
+
+def test_plot_band_and_get_ax():
+    ax = plotting.get_ax()
+    out = plotting.plot_band([1, 2, 3], [[1, 2, 3], [3, 4, 5]], ax=ax, label="a")
+    assert out is ax
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [2, 3, 4])
+    assert len(ax.collections) == 1  # the band
+    plotting.plot_band([1, 2], [[1, 2]], ax=ax, band="minmax")  # one run: no band
+    assert len(ax.collections) == 1
+    with pytest.raises(ValueError, match="shape"):
+        plotting.plot_band([1, 2], [[1, 2, 3]])
+    with pytest.raises(ValueError, match="band"):
+        plotting.plot_band([1], [[1]], band="iqr")
+
+
+def test_plot_contour_and_gaussian():
+    ax = plotting.plot_contour(lambda x: -(x**2).sum(1), (-1, 1), (-2, 2), n=11)
+    assert ax.get_xlim() == (-1, 1) and ax.get_ylim() == (-2, 2)
+    plotting.plot_gaussian_2d([0, 0], [0.5, 1.0], ax=ax, color="r")
+    (ellipse,) = ax.patches
+    assert ellipse.width == pytest.approx(2.0) and ellipse.height == pytest.approx(4.0)
+    with pytest.raises(ValueError, match=r"\(N,\)"):
+        plotting.plot_contour(lambda x: x, (0, 1), (0, 1), n=5)
+    with pytest.raises(ValueError, match="shape"):
+        plotting.plot_gaussian_2d([0, 0, 0], [1, 1, 1])
+
+
+def test_animate_pendulum_to_html():
+    thetas = np.linspace(np.pi, 0, 21)
+    anim = plotting.animate_pendulum(thetas, np.ones((20, 1)), every=5, title="swing")
+    html = plotting.animation_html(anim)
+    assert "<script" in html and html.count("data:image/png;base64") == 5
+    assert len(html) < 200_000
+    assert not plt.get_fignums()  # the figure is closed
