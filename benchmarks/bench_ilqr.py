@@ -1,0 +1,145 @@
+"""Benchmark of notebook 04: iLQR timing, the swing-up, and iLQR MPC on Pendulum-v1.
+
+Measures the *reference solution itself*: the functions are taken from the solution cells of
+``solutions/04_trajectory_optimization.ipynb`` (``lqr_backward``, ``forward_pass``,
+``approximate``, ``ilqr`` and the read-only ``pendulum_problem`` and ``ilqr_mpc`` cells), so the
+figures printed here are the ones the notebook's code achieves. With ``--cem`` it also runs notebook
+02's CEM MPC (``benchmarks/bench_cem_mpc.py``'s reference cells) on the same seeds and machine.
+
+Usage::
+
+    python benchmarks/bench_ilqr.py          # seeds 0..19, H=30, 5 iLQR iterations per action
+    python benchmarks/bench_ilqr.py --seeds 5 --iters 10 --cem
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # small matrices: threads only add noise
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import gymnasium as gym  # noqa: E402
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solutions" / "04_trajectory_optimization.ipynb"
+CELLS = ["setup", "lqr_backward", "forward_pass", "pendulum_problem", "approximate", "ilqr",
+         "ilqr_mpc"]
+
+
+def load_reference() -> dict:
+    """Execute the reference cells of notebook 04 in a fresh namespace and return it."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    by_id = {cell.get("id"): cell for cell in nb.cells}
+    missing = [c for c in CELLS if c not in by_id]
+    if missing:
+        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
+    namespace: dict = {"__name__": "notebook04"}
+    for cell_id in CELLS:
+        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
+    return namespace
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
+            f"{platform.python_version()}, NumPy {np.__version__}")
+
+
+def _best_of(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_swing_up(ns: dict, horizon: int) -> None:
+    s0, u0 = np.array([np.pi - 0.3, 0.0]), np.zeros((horizon, 1))
+    start = time.perf_counter()
+    u, states, _, costs = ns["ilqr"](s0, u0, n_iters=300)
+    seconds = time.perf_counter() - start
+    n_iters = len(costs) - 1
+    print(f"swing-up from theta = pi - 0.3, H={horizon}: {n_iters} iterations, cost "
+          f"{costs[0]:.1f} -> {costs[-1]:.2f}, final cos(theta) {np.cos(states[-1, 0]):.3f}; "
+          f"{seconds:.2f} s in all, "
+          f"{1e3 * seconds / max(n_iters, 1):.2f} ms per iteration (line search included)")
+    A, B, c, C = ns["approximate"](states[:-1], u)
+    C = ns["psd_part"](C)
+    C[:, 2, 2] += 0.1
+    t_approx = _best_of(lambda: ns["approximate"](states[:-1], u))
+    t_back = _best_of(lambda: ns["lqr_backward"](A, B, C, c, np.zeros((2, 2)), np.zeros(2)))
+    K, k, _, _ = ns["lqr_backward"](A, B, C, c, np.zeros((2, 2)), np.zeros(2))
+    t_fwd = _best_of(lambda: ns["forward_pass"](ns["squashed_step"], s0, K, k, states, u, 0.5))
+    print(f"    per call (best of 5): approximate {1e3 * t_approx:.3f} ms, lqr_backward "
+          f"{1e3 * t_back:.3f} ms, forward_pass {1e3 * t_fwd:.3f} ms")
+
+
+def bench_mpc(ns: dict, seeds: range, horizon: int, n_iters: int) -> np.ndarray:
+    env = gym.make("Pendulum-v1")
+    runs = [ns["ilqr_mpc_episode"](env, seed, horizon=horizon, n_iters=n_iters) for seed in seeds]
+    returns = np.array([r[0] for r in runs])
+    upright = np.array([np.mean(r[1][-50:, 0] > 0.95) >= 0.9 for r in runs])
+    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+    print(f"iLQR MPC (H={horizon}, {n_iters} iterations per action, warm start), seeds "
+          f"0..{len(returns) - 1}:\n    mean return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min "
+          f"{returns.min():.1f}, max {returns.max():.1f}; upright in >= 90% of the last 50 steps: "
+          f"{upright.mean():.0%} of the seeds; {1e3 * np.mean([r[3] for r in runs]):.2f} ms per "
+          "action")
+    return returns
+
+
+def bench_cem(seeds: range, horizon: int) -> np.ndarray:
+    path = ROOT / "benchmarks" / "bench_cem_mpc.py"
+    spec = importlib.util.spec_from_file_location("bench_cem_mpc", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ns = module.load_reference()
+    returns, success, sec = ns["run_mpc"](lambda s: ns["make_cem_planner"](seed=s), seeds, horizon)
+    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+    print(f"CEM MPC of notebook 02 (H={horizon}, N=100, M=10, 3 iterations), same seeds:\n    mean "
+          f"return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min {returns.min():.1f}; upright: "
+          f"{success.mean():.0%} of the seeds; {1e3 * sec:.2f} ms per action")
+    return returns
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20, help="reset seeds 0..seeds-1")
+    parser.add_argument("--horizon", type=int, default=30, help="MPC horizon")
+    parser.add_argument("--iters", type=int, default=5, help="iLQR iterations per MPC action")
+    parser.add_argument("--swing-horizon", type=int, default=100)
+    parser.add_argument("--cem", action="store_true", help="also run notebook 02's CEM MPC")
+    args = parser.parse_args(argv)
+    ns = load_reference()
+    print("notebook 04 benchmark: iLQR on Pendulum-v1 with the true dynamics")
+    print(f"machine: {machine()}\n")
+    bench_swing_up(ns, args.swing_horizon)
+    seeds = range(args.seeds)
+    ilqr_returns = bench_mpc(ns, seeds, args.horizon, args.iters)
+    if args.cem:
+        cem_returns = bench_cem(seeds, args.horizon)
+        share = np.mean(ilqr_returns > cem_returns)
+        print(f"iLQR MPC better than CEM MPC on {share:.0%} of the seeds")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
