@@ -5,6 +5,16 @@ that introduces it.
 
 * :mod:`mbrl_helpers.runtime` - fast mode, seeding, quiet warnings (notebook 00).
 * :mod:`mbrl_helpers.checks` - small assertion helpers used by visible tests (notebook 00).
+* :mod:`mbrl_helpers.pendulum` - exact batched ``Pendulum-v1`` dynamics and reward (notebook 01).
+* :mod:`mbrl_helpers.tabular`, :mod:`mbrl_helpers.tabular_plots`,
+  :mod:`mbrl_helpers.noisy_pendulum` - finite MDPs and the noisy pendulum (notebook 01).
+* :mod:`mbrl_helpers.rollout`, :mod:`mbrl_helpers.plotting` - seeded rollouts and plots
+  (notebook 02).
+* :mod:`mbrl_helpers.discrete_envs`, :mod:`mbrl_helpers.tree_plots` - known-model discrete
+  environments and search-tree pictures (notebook 03).
+* :mod:`mbrl_helpers.linear_systems` - linear-quadratic problems (notebook 04).
+* :mod:`mbrl_helpers.models` - transition buffers and random data collection (notebook 05).
+* :mod:`mbrl_helpers.toy_regression` - the 1-D regression toy for uncertainty (notebook 06).
 * :mod:`mbrl_helpers.course` - where the course's notebooks live (tooling).
 * :mod:`mbrl_helpers.release`, :mod:`mbrl_helpers.execute`, :mod:`mbrl_helpers.grading`,
   :mod:`mbrl_helpers.submissions`, :mod:`mbrl_helpers.mutants`, :mod:`mbrl_helpers.cli` -

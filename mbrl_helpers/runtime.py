@@ -97,6 +97,8 @@ KNOWN_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
     # torch: informational warnings about TF32/threads/deprecated aliases
     (UserWarning, r".*TypedStorage is deprecated.*", r"torch.*"),
     (UserWarning, r".*To copy construct from a tensor.*", r".*"),
+    # float(loss) on a tensor that requires grad (logging a training loss, notebook 07)
+    (UserWarning, r".*Converting a tensor with requires_grad=True to a scalar.*", r".*"),
     # tqdm in a kernel without ipywidgets
     (Warning, r".*IProgress not found.*", r".*"),
 )
