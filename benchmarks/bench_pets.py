@@ -1,0 +1,167 @@
+"""Benchmark of notebook 06: PETS on Pendulum-v1 (sample efficiency and planning speed).
+
+Measures the *reference solution itself*: the functions are taken from the solution and
+read-only cells of ``solutions/06_uncertainty_and_ensembles.ipynb`` (``gaussian_nll``,
+``bound_log_var``, ``bootstrap_indices``, ``GaussianEnsemble``, ``train_ensemble``,
+``propagate``, ``ensemble_objective``, the PETS planner, ``run_pets`` and the experiment
+cell with ``PETSConfig``), so the figures printed here are the ones the notebook's code achieves.
+The reward is known, the dynamics are learned from the collected transitions only.
+
+Targets (issue 8):
+
+* PETS reaches a mean return >= -160 on 10 fixed evaluation reset seeds (0..9; training used
+  other seeds) within <= 1,200 environment steps;
+* planning takes <= 85 ms per action with a 5-member ensemble of 3x200 networks, population 350,
+  horizon 15, 5 CEM iterations and one particle per candidate.
+
+Usage::
+
+    python benchmarks/bench_pets.py                     # speed, then PETS with 1,200 steps
+    python benchmarks/bench_pets.py --skip-learning     # planning speed only
+    python benchmarks/bench_pets.py --train-seeds 3 --baseline  # 3 seeds, + deterministic model
+    python benchmarks/bench_pets.py --config notebook   # the lighter planner the notebook runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import types
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MBRL_FAST", "0")
+
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solutions" / "06_uncertainty_and_ensembles.ipynb"
+CELLS = ["setup", "tools_from_05", "gaussian_nll", "bound_log_var", "bootstrap_indices",
+         "gaussian_ensemble", "train_ensemble", "pendulum_model", "propagate", "ensemble_objective",
+         "pets_planner", "run_pets", "pets_experiment"]
+TARGET_RETURN, MAX_STEPS, TARGET_MS = -160.0, 1200, 85.0
+
+
+def load_reference() -> dict:
+    """Execute the reference cells of notebook 06 in a fresh namespace and return it."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    by_id = {cell.get("id"): cell for cell in nb.cells}
+    missing = [c for c in CELLS if c not in by_id]
+    if missing:
+        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
+    module = types.ModuleType("notebook06")  # a real module: dataclasses look their module up
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
+    for cell_id in CELLS:
+        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
+    return namespace
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    import torch
+
+    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
+            f"{platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}")
+
+
+def planning_speed(ns: dict, cfg, threads: int, n_calls: int = 30) -> tuple[float, float]:
+    """Median and minimum ms per action of the PETS planner for cfg (ensemble fit to random data).
+
+    The machine may be shared: the minimum is the least disturbed call, the median the typical one.
+    """
+    torch, gym = ns["torch"], ns["gym"]
+    torch.set_num_threads(threads)
+    model, planner, train_fn = ns["make_agent"]("pets", cfg, seed=0)
+    train_fn(ns["collect_random"](gym.make("Pendulum-v1"), 200, seed=100))
+    rng = np.random.default_rng(0)
+    states = np.c_[rng.uniform(-np.pi, np.pi, n_calls + 3), rng.uniform(-8, 8, n_calls + 3)]
+    times = []
+    for i, state in enumerate(states):
+        start = time.perf_counter()
+        planner(state)
+        if i >= 3:  # warm-up calls
+            times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times)), 1e3 * float(np.min(times))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10, help="evaluation reset seeds 0..seeds-1")
+    parser.add_argument("--train-seeds", type=int, default=1, help="repeat training with seeds 0..")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the learning run")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-learning", action="store_true")
+    parser.add_argument("--baseline", action="store_true", help="also run the deterministic model")
+    parser.add_argument("--config", choices=["issue", "notebook"], default="issue",
+                        help="learn with PETSConfig() (issue) or the notebook's NOTEBOOK_CONFIG")
+    args = parser.parse_args(argv)
+    ns = load_reference()
+    torch, cfg, nb_cfg = ns["torch"], ns["PETSConfig"](), ns["NOTEBOOK_CONFIG"]
+    print("notebook 06 benchmark: PETS on Pendulum-v1, known reward, learned dynamics")
+    print(f"machine: {machine()}")
+    ok = True
+    if not args.skip_speed:
+        print("\nplanning speed (median ms per action over 30 calls, float32, inference mode; "
+              "timings depend on the load average above):")
+        configs = [("issue's configuration", cfg), ("same at horizon 30", replace(cfg, horizon=30)),
+                   ("notebook's configuration", nb_cfg)]
+        for name, c in configs:
+            for threads in (1, 2):
+                ms, ms_min = planning_speed(ns, c, threads)
+                print(f"  {name}: E={c.n_members}, {c.n_hidden}x{c.hidden}, N={c.population}, "
+                      f"H={c.horizon}, {c.n_iters} iterations, P={c.n_particles}, {threads} torch "
+                      f"thread(s): {ms:6.1f} ms/action (fastest call {ms_min:.1f})")
+                if c is cfg and threads == 1:
+                    ok &= ms <= TARGET_MS
+                    speed_1 = ms
+        print(f"  target <= {TARGET_MS:.0f} ms/action (1 thread): "
+              f"{'met' if speed_1 <= TARGET_MS else 'NOT met'} ({speed_1:.1f} ms)")
+    if not args.skip_learning:
+        torch.set_num_threads(args.threads)
+        cfg = cfg if args.config == "issue" else nb_cfg
+        print(f"\nlearning ({args.config} configuration): {cfg}\nevaluation: MPC through the "
+              f"final model on reset seeds 0..{args.seeds - 1}; {args.threads} torch thread(s)\n")
+        kinds = ["pets"] + (["deterministic"] if args.baseline else [])
+        means = {kind: [] for kind in kinds}
+        for kind in kinds:
+            for train_seed in range(args.train_seeds):
+                start = time.perf_counter()
+                model, planner, buffer, collect = ns["run_experiment"](kind, cfg, seed=train_seed)
+                train_s = time.perf_counter() - start
+                returns, visited = ns["evaluate"](planner, range(args.seeds))
+                eval_s = time.perf_counter() - start - train_s
+                sem = (returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1
+                       else float("nan"))
+                means[kind].append(returns.mean())
+                if kind == "pets":
+                    ok &= len(buffer) <= MAX_STEPS
+                print(f"{kind} training seed {train_seed}: {len(buffer)} env steps, episode "
+                      f"returns {np.round(collect, 1).tolist()}; {train_s:.1f} s\n"
+                      f"    evaluation: mean "
+                      f"return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min {returns.min():.1f}, "
+                      f"max {returns.max():.1f}; {eval_s:.1f} s "
+                      f"({1e3 * eval_s / len(visited):.1f} ms per action)")
+        met = min(means["pets"]) >= TARGET_RETURN
+        ok &= met
+        print(f"\ntarget PETS mean return >= {TARGET_RETURN} within <= {MAX_STEPS} env steps: "
+              f"{'met' if met else 'NOT met'} (means over training seeds: "
+              f"{', '.join(f'{m:.1f}' for m in means['pets'])})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
