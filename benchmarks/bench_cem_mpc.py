@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # small arrays: threads only add noise
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "02_shooting_and_cem.ipynb"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
+from common import load_cells, machine  # noqa: E402
+
+NOTEBOOK = "02_shooting_and_cem"
 CELLS = ["setup", "random_shooting", "select_elites", "fit_gaussian", "cem", "pendulum_objective",
          "mpc_episode", "planners"]
 TARGET_RETURN, TARGET_MS = -150.0, 10.0
@@ -37,29 +37,7 @@ TARGET_RETURN, TARGET_MS = -150.0, 10.0
 
 def load_reference() -> dict:
     """Execute the reference cells of notebook 02 in a fresh namespace and return it."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    by_id = {cell.get("id"): cell for cell in nb.cells}
-    missing = [c for c in CELLS if c not in by_id]
-    if missing:
-        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
-    namespace: dict = {"__name__": "notebook02"}
-    for cell_id in CELLS:
-        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
-    return namespace
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
-            f"{platform.python_version()}, NumPy {np.__version__}")
+    return load_cells(NOTEBOOK, CELLS)
 
 
 def main(argv: list[str] | None = None) -> int:

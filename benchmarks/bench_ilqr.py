@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,40 +25,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # small matrices: threads only ad
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import gymnasium as gym  # noqa: E402
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
+from common import load_cells, machine  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "04_trajectory_optimization.ipynb"
+NOTEBOOK = "04_trajectory_optimization"
 CELLS = ["setup", "lqr_backward", "forward_pass", "pendulum_problem", "approximate", "ilqr",
          "ilqr_mpc"]
 
 
 def load_reference() -> dict:
     """Execute the reference cells of notebook 04 in a fresh namespace and return it."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    by_id = {cell.get("id"): cell for cell in nb.cells}
-    missing = [c for c in CELLS if c not in by_id]
-    if missing:
-        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
-    namespace: dict = {"__name__": "notebook04"}
-    for cell_id in CELLS:
-        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
-    return namespace
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
-            f"{platform.python_version()}, NumPy {np.__version__}")
+    return load_cells(NOTEBOOK, CELLS)
 
 
 def _best_of(fn, repeats: int = 5) -> float:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,11 +28,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # small networks: threads only ad
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MBRL_FAST", "0")
 
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "05_learning_dynamics.ipynb"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
+from common import load_cells, machine  # noqa: E402
+
+NOTEBOOK = "05_learning_dynamics"
 CELLS = ["setup", "delta_targets", "normalization_stats", "dynamics_model", "predict_next_states",
          "train_dynamics", "model_rollout", "cem_planner", "run_planner_episode", "mbrl_loops"]
 TARGET_RETURN, MAX_STEPS = -200.0, 3000
@@ -41,32 +41,7 @@ TARGET_RETURN, MAX_STEPS = -200.0, 3000
 
 def load_reference() -> dict:
     """Execute the reference cells of notebook 05 in a fresh namespace and return it."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    by_id = {cell.get("id"): cell for cell in nb.cells}
-    missing = [c for c in CELLS if c not in by_id]
-    if missing:
-        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
-    namespace: dict = {"__name__": "notebook05"}
-    for cell_id in CELLS:
-        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
-    return namespace
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    import torch
-
-    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
-            f"{platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__} "
-            f"({torch.get_num_threads()} thread)")
+    return load_cells(NOTEBOOK, CELLS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,7 @@ worker: the per-student cost a TA pays, including kernel start-up). Nothing is w
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,18 +24,8 @@ from mbrl_helpers.execute import execute_notebook
 from mbrl_helpers.mutants import write_samples
 from mbrl_helpers.submissions import collect
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{cpu}; {os.cpu_count()} logical CPUs; load average before the run {load}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
+from common import machine  # noqa: E402
 
 
 def grade_reference(root: Path, name: str) -> tuple[float, str]:
@@ -62,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     root = find_root()
     names = resolve_names(root, args.notebooks) if args.notebooks else notebook_names(root)
-    print(f"machine: {machine()}; Python {platform.python_version()}")
+    print(f"machine: {machine()}")
     print(f"{'notebook':<32} {'full run':>9} {'fast run':>9} {'autograde 1':>12} {'score':>7}")
     for name in names:
         path = root / "solutions" / f"{name}.ipynb"

@@ -26,21 +26,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
-import types
 from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MBRL_FAST", "0")
 
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "06_uncertainty_and_ensembles.ipynb"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
+from common import load_cells, machine  # noqa: E402
+
+NOTEBOOK = "06_uncertainty_and_ensembles"
 CELLS = ["setup", "tools_from_05", "gaussian_nll", "bound_log_var", "bootstrap_indices",
          "gaussian_ensemble", "train_ensemble", "pendulum_model", "propagate", "ensemble_objective",
          "pets_planner", "run_pets", "pets_experiment"]
@@ -49,33 +48,7 @@ TARGET_RETURN, MAX_STEPS, TARGET_MS = -160.0, 1200, 85.0
 
 def load_reference() -> dict:
     """Execute the reference cells of notebook 06 in a fresh namespace and return it."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    by_id = {cell.get("id"): cell for cell in nb.cells}
-    missing = [c for c in CELLS if c not in by_id]
-    if missing:
-        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
-    module = types.ModuleType("notebook06")  # a real module: dataclasses look their module up
-    sys.modules[module.__name__] = module
-    namespace = module.__dict__
-    for cell_id in CELLS:
-        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
-    return namespace
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    import torch
-
-    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; Python "
-            f"{platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}")
+    return load_cells(NOTEBOOK, CELLS)
 
 
 def planning_speed(ns: dict, cfg, threads: int, n_calls: int = 30) -> tuple[float, float]:

@@ -27,29 +27,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # small networks: threads only ad
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MBRL_FAST", "0")
 
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_cem_mpc  # noqa: E402
+from common import load_cells, machine  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "07_model_based_policy_learning.ipynb"
+NOTEBOOK = "07_model_based_policy_learning"
 CELLS = ["setup", "tanh_policy", "rollout_return", "policy_gradient_step", "random_start_states",
          "train_evaluate", "learned_model"]
 
 
 def load_reference() -> dict:
     """Execute the reference cells of notebook 07 in a fresh namespace and return it."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    by_id = {cell.get("id"): cell for cell in nb.cells}
-    missing = [c for c in CELLS if c not in by_id]
-    if missing:
-        raise SystemExit(f"{NOTEBOOK}: cells {missing} not found (were they renamed?)")
-    namespace: dict = {"__name__": "notebook07"}
-    for cell_id in CELLS:
-        exec(compile(by_id[cell_id].source, f"<{NOTEBOOK.name}:{cell_id}>", "exec"), namespace)
-    return namespace
+    return load_cells(NOTEBOOK, CELLS)
 
 
 def ms_per_action(ns: dict, policy, repeats: int = 2000) -> float:
@@ -83,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ns["torch"].set_num_threads(1)
     seeds = range(args.seeds)
     print("notebook 07 benchmark: policy learned by backpropagation through the model, Pendulum-v1")
-    print(f"machine: {bench_cem_mpc.machine()}")
+    print(f"machine: {machine()}")
     print(f"reset seeds 0..{args.seeds - 1}; policy: {args.steps} steps of Adam, batch 64, "
           f"H={args.horizon}, gradient norm clipped to 10\n")
     models = {"exact model (mbrl_helpers.pendulum.step)": lambda: ns["pendulum"].step}
