@@ -27,7 +27,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
-from common import load_cells, machine  # noqa: E402
+from common import load_cells, machine, returns_summary  # noqa: E402
 
 NOTEBOOK = "02_shooting_and_cem"
 CELLS = ["setup", "random_shooting", "select_elites", "fit_gaussian", "cem", "pendulum_objective",
@@ -65,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, make in runs.items():
         returns, success, sec = ns["run_mpc"](make, seeds, args.horizon)
         results[name] = (returns, sec)
-        sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
-        print(f"{name}\n    mean return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min "
-              f"{returns.min():.1f}, max {returns.max():.1f}; upright in >= 90% of the last 50 "
+        print(f"{name}\n    {returns_summary(returns)}; upright in >= 90% of the last 50 "
               f"steps: {success.mean():.0%} of the seeds; {1e3 * sec:.2f} ms per action")
     (cem_returns, cem_sec), (rs_returns, _) = results.values()
     ok = cem_returns.mean() >= TARGET_RETURN and 1e3 * cem_sec <= TARGET_MS

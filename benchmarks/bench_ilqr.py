@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -28,9 +27,8 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
-from common import load_cells, machine  # noqa: E402
+from common import load_cells, machine, returns_summary  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "04_trajectory_optimization"
 CELLS = ["setup", "lqr_backward", "forward_pass", "pendulum_problem", "approximate", "ilqr",
          "ilqr_mpc"]
@@ -76,25 +74,21 @@ def bench_mpc(ns: dict, seeds: range, horizon: int, n_iters: int) -> np.ndarray:
     runs = [ns["ilqr_mpc_episode"](env, seed, horizon=horizon, n_iters=n_iters) for seed in seeds]
     returns = np.array([r[0] for r in runs])
     upright = np.array([np.mean(r[1][-50:, 0] > 0.95) >= 0.9 for r in runs])
-    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
     print(f"iLQR MPC (H={horizon}, {n_iters} iterations per action, warm start), seeds "
-          f"0..{len(returns) - 1}:\n    mean return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min "
-          f"{returns.min():.1f}, max {returns.max():.1f}; upright in >= 90% of the last 50 steps: "
+          f"0..{len(returns) - 1}:\n    {returns_summary(returns)}; upright in >= 90% of the "
+          f"last 50 steps: "
           f"{upright.mean():.0%} of the seeds; {1e3 * np.mean([r[3] for r in runs]):.2f} ms per "
           "action")
     return returns
 
 
 def bench_cem(seeds: range, horizon: int) -> np.ndarray:
-    path = ROOT / "benchmarks" / "bench_cem_mpc.py"
-    spec = importlib.util.spec_from_file_location("bench_cem_mpc", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    ns = module.load_reference()
+    import bench_cem_mpc
+
+    ns = bench_cem_mpc.load_reference()
     returns, success, sec = ns["run_mpc"](lambda s: ns["make_cem_planner"](seed=s), seeds, horizon)
-    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
-    print(f"CEM MPC of notebook 02 (H={horizon}, N=100, M=10, 3 iterations), same seeds:\n    mean "
-          f"return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min {returns.min():.1f}; upright: "
+    print(f"CEM MPC of notebook 02 (H={horizon}, N=100, M=10, 3 iterations), same seeds:\n    "
+          f"{returns_summary(returns)}; upright: "
           f"{success.mean():.0%} of the seeds; {1e3 * sec:.2f} ms per action")
     return returns
 

@@ -31,7 +31,7 @@ os.environ.setdefault("MBRL_FAST", "0")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
-from common import load_cells, machine  # noqa: E402
+from common import load_cells, machine, returns_summary  # noqa: E402
 
 NOTEBOOK = "05_learning_dynamics"
 CELLS = ["setup", "delta_targets", "normalization_stats", "dynamics_model", "predict_next_states",
@@ -68,13 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         train_s = time.perf_counter() - start
         returns, visited = ns["evaluate_mpc"](model, range(args.seeds), horizon=args.horizon)
         eval_s = time.perf_counter() - start - train_s
-        sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
         means.append(returns.mean())
         ok &= len(buffer) <= MAX_STEPS
         print(f"training seed {train_seed}: {len(buffer)} env steps, collection returns "
-              f"{np.round(collect, 1).tolist()}; {train_s:.1f} s\n    evaluation: mean return "
-              f"{returns.mean():8.1f} ± {sem:.1f} (s.e.), min {returns.min():.1f}, max "
-              f"{returns.max():.1f}; {eval_s:.1f} s "
+              f"{np.round(collect, 1).tolist()}; {train_s:.1f} s\n    evaluation: "
+              f"{returns_summary(returns)}; {eval_s:.1f} s "
               f"({1e3 * eval_s / len(visited):.1f} ms per action)")
     ok &= min(means) >= TARGET_RETURN
     print(f"\ntarget mean return >= {TARGET_RETURN} within <= {MAX_STEPS} env steps: "

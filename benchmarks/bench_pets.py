@@ -37,7 +37,7 @@ os.environ.setdefault("MBRL_FAST", "0")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
-from common import load_cells, machine  # noqa: E402
+from common import load_cells, machine, returns_summary  # noqa: E402
 
 NOTEBOOK = "06_uncertainty_and_ensembles"
 CELLS = ["setup", "tools_from_05", "gaussian_nll", "bound_log_var", "bootstrap_indices",
@@ -117,16 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                 train_s = time.perf_counter() - start
                 returns, visited = ns["evaluate"](planner, range(args.seeds))
                 eval_s = time.perf_counter() - start - train_s
-                sem = (returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1
-                       else float("nan"))
                 means[kind].append(returns.mean())
                 if kind == "pets":
                     ok &= len(buffer) <= MAX_STEPS
                 print(f"{kind} training seed {train_seed}: {len(buffer)} env steps, episode "
                       f"returns {np.round(collect, 1).tolist()}; {train_s:.1f} s\n"
-                      f"    evaluation: mean "
-                      f"return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min {returns.min():.1f}, "
-                      f"max {returns.max():.1f}; {eval_s:.1f} s "
+                      f"    evaluation: {returns_summary(returns)}; {eval_s:.1f} s "
                       f"({1e3 * eval_s / len(visited):.1f} ms per action)")
         met = min(means["pets"]) >= TARGET_RETURN
         ok &= met

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_cem_mpc  # noqa: E402
-from common import load_cells, machine  # noqa: E402
+from common import load_cells, machine, returns_summary  # noqa: E402
 
 NOTEBOOK = "07_model_based_policy_learning"
 CELLS = ["setup", "tanh_policy", "rollout_return", "policy_gradient_step", "random_start_states",
@@ -56,9 +56,7 @@ def ms_per_action(ns: dict, policy, repeats: int = 2000) -> float:
 
 
 def report(name: str, returns: np.ndarray, extra: str) -> None:
-    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
-    print(f"{name}\n    mean return {returns.mean():8.1f} ± {sem:.1f} (s.e.), "
-          f"min {returns.min():.1f}, max {returns.max():.1f}; {extra}")
+    print(f"{name}\n    {returns_summary(returns)}; {extra}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +42,14 @@ def load_cells(name: str, cells: Iterable[str]) -> dict:
         code = compile(by_id[cell_id].source, f"<{path.name}:{cell_id}>", "exec")
         exec(code, module.__dict__)  # noqa: S102 - the course's own reference code
     return module.__dict__
+
+
+def returns_summary(returns) -> str:
+    """``mean return M ± S (s.e.), min A, max B`` of episode returns over reset seeds."""
+    returns = np.asarray(returns, dtype=float)
+    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+    return (f"mean return {returns.mean():8.1f} ± {sem:.1f} (s.e.), min {returns.min():.1f}, "
+            f"max {returns.max():.1f}")
 
 
 def machine() -> str:
