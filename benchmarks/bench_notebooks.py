@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from mbrl_helpers import grading
-from mbrl_helpers.course import find_root, notebook_names, resolve_names
-from mbrl_helpers.execute import execute_notebook
-from mbrl_helpers.mutants import write_samples
-from mbrl_helpers.submissions import collect
+from mbrl_helpers.grading import autograde as grading
+from mbrl_helpers.grading.course import find_root, notebook_names, resolve_names
+from mbrl_helpers.grading.execute import execute_notebook
+from mbrl_helpers.grading.mutants import write_samples
+from mbrl_helpers.grading.nbgrader_course import GradingConfig
+from mbrl_helpers.grading.submissions import collect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find common.py
 from common import machine  # noqa: E402
@@ -40,7 +41,8 @@ def grade_reference(root: Path, name: str) -> tuple[float, str]:
                 student.rmdir()
         subs = collect(folder, notebook_names(root), name)
         start = time.perf_counter()
-        (record,) = grading.autograde(root, subs, Path(tmp) / "out", jobs=1, progress=False)
+        (record,) = grading.autograde(root, subs, Path(tmp) / "out", jobs=1, progress=False,
+                                      settings=GradingConfig(notebook_budget=900))
         return time.perf_counter() - start, f"{record.score:g}/{record.max_score:g}"
 
 

@@ -15,10 +15,9 @@ that introduces it.
 * :mod:`mbrl_helpers.linear_systems` - linear-quadratic problems (notebook 04).
 * :mod:`mbrl_helpers.models` - transition buffers and random data collection (notebook 05).
 * :mod:`mbrl_helpers.toy_regression` - the 1-D regression toy for uncertainty (notebook 06).
-* :mod:`mbrl_helpers.course` - where the course's notebooks live (tooling).
-* :mod:`mbrl_helpers.release`, :mod:`mbrl_helpers.execute`, :mod:`mbrl_helpers.grading`,
-  :mod:`mbrl_helpers.submissions`, :mod:`mbrl_helpers.mutants`, :mod:`mbrl_helpers.cli` -
-  the ``mbrl-course`` command for maintainers and TAs.
+
+The ``mbrl-course`` command (release, execute, autograde) lives in the subpackage
+:mod:`mbrl_helpers.grading`, which the notebooks never import.
 """
 
 from mbrl_helpers.runtime import fast_mode, pick, seed_everything, silence_known_warnings

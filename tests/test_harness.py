@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from mbrl_helpers.grading import graded_cells
-from mbrl_helpers.mutants import load_mutants
+from mbrl_helpers.grading.autograde import graded_cells
+from mbrl_helpers.grading.mutants import load_mutants
 
 from .conftest import ROOT, harness_names
 
@@ -76,8 +76,8 @@ def test_every_graded_cell_is_proven_by_a_mutant(name):
 def test_feedback_contains_no_hidden_test_or_solution_text(graded_batch):
     import nbformat
 
-    from mbrl_helpers.feedback import visible_text
-    from mbrl_helpers.release import secret_lines
+    from mbrl_helpers.grading.feedback import visible_text
+    from mbrl_helpers.grading.release import secret_lines
 
     secrets = {}
     for name in NAMES:

@@ -1,4 +1,4 @@
-"""Static scan, metadata repair and guard reports (mbrl_helpers.code_scan / integrity)."""
+"""Static scan, metadata repair and guard reports (mbrl_helpers.grading.code_scan / integrity)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 
 import nbformat
 
-from mbrl_helpers.code_scan import scan_source
-from mbrl_helpers.grader_guard import cell_hash
-from mbrl_helpers.integrity import preload_modules, read_report, repair_metadata, tampered_cells
+from mbrl_helpers.grading.code_scan import scan_source
+from mbrl_helpers.grading.integrity import preload_modules, read_report, tampered_cells
+from mbrl_helpers.grading.kernel_guard import cell_hash
+from mbrl_helpers.grading.metadata import repair_metadata
 
 
 def test_scan_flags_attacks_and_not_ordinary_code():
@@ -64,7 +65,7 @@ def test_tampering_during_a_graded_cell_is_attributed_to_it(tmp_path):
 def test_preload_lists_the_modules_the_notebooks_import(root):
     modules = preload_modules(root, ["00_course_tour"])
     assert {"numpy", "math", "mbrl_helpers.checks"} <= set(modules)
-    assert not any(m.startswith("mbrl_helpers.grader") for m in modules)
+    assert not any(m.startswith("mbrl_helpers.grading") for m in modules)
 
 
 def test_preload_imports_torch_dynamo_with_torch(root):

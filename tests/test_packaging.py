@@ -55,7 +55,7 @@ def test_built_wheel_contains_no_solution_or_hidden_test_code(root, tmp_path):
 
     import nbformat
 
-    from mbrl_helpers.release import secret_pairs, text_pairs
+    from mbrl_helpers.grading.release import secret_pairs, text_pairs
 
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", "-w", str(tmp_path), str(root)],

@@ -7,8 +7,8 @@ import shutil
 import nbformat
 import pytest
 
-from mbrl_helpers.cli import main
-from mbrl_helpers.release import find_leaks, release, secret_lines
+from mbrl_helpers.grading.cli import main
+from mbrl_helpers.grading.release import find_leaks, release, secret_lines
 
 
 def test_release_check_passes_on_the_repository(root, capsys):
@@ -91,7 +91,7 @@ def test_secret_lines_come_from_solution_and_hidden_regions_only():
 
 
 def test_secret_pairs_detect_a_copied_solution_but_not_one_generic_line():
-    from mbrl_helpers.release import secret_pairs, text_pairs
+    from mbrl_helpers.grading.release import secret_pairs, text_pairs
 
     cell = nbformat.v4.new_code_cell(
         "def f(x):\n    ### BEGIN SOLUTION\n    for t in range(horizon):\n"

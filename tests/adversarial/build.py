@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from mbrl_helpers.mutants import build, replace_region
+from mbrl_helpers.grading.mutants import build, replace_region
 
 CASES = Path(__file__).with_name("cases.toml")
 

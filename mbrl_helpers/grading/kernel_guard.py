@@ -1,11 +1,13 @@
 """Inside the grading kernel: resource limits, an audit hook, and tamper detection.
 
 Loaded by the autograder as an IPython extension of every grading kernel
-(``--IPKernelApp.extensions=mbrl_helpers.grader_guard``), before any student code runs.
-Configured through environment variables set by :mod:`mbrl_helpers.grader_execute`:
+(``--IPKernelApp.extensions=mbrl_helpers.grading.kernel_guard``), before any student code runs.
+Configured through environment variables set by :mod:`mbrl_helpers.grading.executor`:
 
 ``MBRL_GUARD_REPORT``   file to append JSON-line events to (tampering, blocked calls);
 ``MBRL_GUARD_DENY``     folders the student's code may not read or list (``os.pathsep``-separated);
+``MBRL_GUARD_SANDBOXED`` ``1`` when the kernel runs in the bubblewrap sandbox: no audit hook
+                       then, since the operating system hides and refuses what it refused;
 ``MBRL_GUARD_PRELOAD``  modules to import now, so their pristine state can be recorded;
 ``MBRL_GUARD_MEM_MB``   address-space limit of the kernel (MiB); ``MBRL_GUARD_CPU_S`` CPU seconds.
 
@@ -55,7 +57,7 @@ def _protected_modules() -> dict[str, object]:
     mods = {}
     for name, module in list(sys.modules.items()):
         if module is not None and any(name == p or name.startswith(p + ".") for p in PROTECTED):
-            if name.startswith("mbrl_helpers.grader") or name.startswith("torch._"):
+            if name.startswith("mbrl_helpers.grading") or name.startswith("torch._"):
                 continue
             if name.startswith("torch.") and name not in PROTECTED:
                 continue
@@ -195,9 +197,10 @@ def load_ipython_extension(ip) -> None:
     importlib.import_module("mbrl_helpers.checks")
     guard = Guard(env.get("MBRL_GUARD_REPORT"))
     _set_limits(int(env.get("MBRL_GUARD_MEM_MB") or 0), int(env.get("MBRL_GUARD_CPU_S") or 0))
-    deny = tuple(os.path.realpath(p) for p in env.get("MBRL_GUARD_DENY", "").split(os.pathsep)
-                 if p)
-    install_audit_hook(guard, deny)
+    if env.get("MBRL_GUARD_SANDBOXED") != "1":  # in the sandbox the OS refuses all of it
+        deny = tuple(os.path.realpath(p)
+                     for p in env.get("MBRL_GUARD_DENY", "").split(os.pathsep) if p)
+        install_audit_hook(guard, deny)
     state = {"recorded": False}
 
     def pre_run_cell(info) -> None:

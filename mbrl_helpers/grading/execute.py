@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from mbrl_helpers.course import SOLUTIONS
+from mbrl_helpers.grading.course import SOLUTIONS
 from mbrl_helpers.runtime import FAST_ENV
 
 

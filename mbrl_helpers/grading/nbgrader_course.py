@@ -16,8 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mbrl_helpers.course import SOLUTIONS, CourseError
+from mbrl_helpers.grading.course import SOLUTIONS, CourseError
 
+#: The nbgrader course id of every course directory the tool writes.
+COURSE_ID = "mbrl_course"
 #: Default per-cell timeout while autograding, in seconds.
 DEFAULT_CELL_TIMEOUT = 60
 #: Default memory (address space) and CPU-time limits of one grading kernel.
@@ -29,13 +31,15 @@ CONFIG_TEMPLATE = '''\
 # the course directory is created).
 c = get_config()  # noqa: F821
 c.CourseDirectory.root = {root!r}
-c.CourseDirectory.course_id = "mbrl_course"
+c.CourseDirectory.course_id = {course_id!r}
 # Seconds a single cell may run while autograding or validating.
 c.Execute.timeout = {timeout}
 c.Execute.interrupt_on_timeout = True
 # Feedback without hidden tests or their tracebacks (nbgrader's default shows them).
-from mbrl_helpers.feedback import feedback_preprocessors  # noqa: E402
+from mbrl_helpers.grading.feedback import feedback_preprocessors  # noqa: E402
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
+# Feedback HTML sanitized (no scripts, handlers or external resources) with a strict CSP.
+c.GenerateFeedback.exporter_class = "mbrl_helpers.grading.feedback.FeedbackExporter"
 '''
 
 
@@ -48,11 +52,18 @@ class GradingConfig:
             ignores the interrupt gets its kernel restarted).
         memory_mb: address-space limit of each grading kernel, in MiB.
         cpu_seconds: CPU-time limit of each grading kernel process, in seconds.
+        sandbox: ``"bwrap"`` (every kernel in a bubblewrap sandbox), ``"none"``, or
+            ``"auto"`` (bwrap where it works); see :mod:`mbrl_helpers.grading.sandbox`.
+        notebook_budget: wall-clock seconds one notebook may take, kernel restarts
+            included; 0 measures the reference solution's autograde time at the start
+            of the batch and allows ``BUDGET_FACTOR`` times it (at least ``MIN_BUDGET``).
     """
 
     cell_timeout: int = DEFAULT_CELL_TIMEOUT
     memory_mb: int = DEFAULT_MEMORY_MB
     cpu_seconds: int = DEFAULT_CPU_SECONDS
+    sandbox: str = "auto"
+    notebook_budget: int = 0
 
 
 def _ensure_tools_on_path() -> None:
@@ -70,35 +81,40 @@ def make_api(
     deny_paths: list[str] | None = None,
     report_dir: str = "",
     preload: list[str] | None = None,
+    warm_cache: str = "",
 ):
     """Return an :class:`nbgrader.apps.NbGraderAPI` rooted at ``course_dir``.
 
     Autograding through it executes notebooks with
-    :class:`mbrl_helpers.grader_execute.GuardedExecute` (limits, restarts, guard), which
+    :class:`mbrl_helpers.grading.executor.GuardedExecute` (limits, restarts, guard), which
     refuses student code access to ``deny_paths`` and writes guard reports to ``report_dir``.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-    from mbrl_helpers.feedback import feedback_preprocessors
-    from mbrl_helpers.grader_execute import autograde_preprocessors
+    from mbrl_helpers.grading.executor import autograde_preprocessors
+    from mbrl_helpers.grading.feedback import FeedbackExporter, feedback_preprocessors
 
     _ensure_tools_on_path()
     settings = settings or GradingConfig()
     config = Config()
     config.CourseDirectory.root = str(course_dir)
-    config.CourseDirectory.course_id = "mbrl_course"
+    config.CourseDirectory.course_id = COURSE_ID
     config.Execute.timeout = int(settings.cell_timeout)
     config.Execute.interrupt_on_timeout = True
     config.NbGraderAPI.log_level = logging.ERROR
     config.GenerateFeedback.preprocessors = feedback_preprocessors()
+    config.GenerateFeedback.exporter_class = FeedbackExporter
     config.Autograde.autograde_preprocessors = autograde_preprocessors()
     config.GuardedExecute.memory_mb = int(settings.memory_mb)
     config.GuardedExecute.cpu_seconds = int(settings.cpu_seconds)
     config.GuardedExecute.deny_paths = [str(course_dir), *(deny_paths or [])]
     config.GuardedExecute.report_dir = report_dir
     config.GuardedExecute.preload = list(preload or [])
+    config.GuardedExecute.sandbox = settings.sandbox
+    config.GuardedExecute.notebook_budget = int(settings.notebook_budget)
+    config.GuardedExecute.warm_cache = warm_cache
     coursedir = CourseDirectory(config=config)
     with contextlib.redirect_stderr(io.StringIO()):
         return NbGraderAPI(coursedir=coursedir, config=config)
@@ -121,7 +137,8 @@ def prepare_course_dir(
     config_file = course_dir / "nbgrader_config.py"
     if not config_file.exists():
         config_file.write_text(
-            CONFIG_TEMPLATE.format(root=str(course_dir), timeout=settings.cell_timeout)
+            CONFIG_TEMPLATE.format(root=str(course_dir), timeout=settings.cell_timeout,
+                                   course_id=COURSE_ID)
         )
     api = make_api(course_dir, settings)
     for name in names:

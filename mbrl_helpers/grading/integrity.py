@@ -1,9 +1,9 @@
 """After a notebook is autograded: read the guard's report, withdraw points earned while
 the grader was tampered with, and collect flags for the TA.
 
-See :mod:`mbrl_helpers.grader_guard` (inside the kernel) and :mod:`mbrl_helpers.code_scan`
-(static scan). Points are withdrawn only for graded cells *during which* a protected
-function was found replaced; everything else is a flag for review.
+See :mod:`mbrl_helpers.grading.kernel_guard` (inside the kernel) and
+:mod:`mbrl_helpers.grading.code_scan` (static scan). Points are withdrawn only for graded
+cells *during which* a protected function was found replaced; everything else is a flag.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from pathlib import Path
 
 import nbformat
 
-from mbrl_helpers.code_scan import scan_submission
-from mbrl_helpers.course import SOLUTIONS
-from mbrl_helpers.grader_guard import cell_hash
+from mbrl_helpers.grading.code_scan import scan_submission
+from mbrl_helpers.grading.course import SOLUTIONS
+from mbrl_helpers.grading.kernel_guard import cell_hash
 
 PRELOADABLE = ("numpy", "math", "torch")
-#: nbgrader metadata keys that generate_assignment adds to the release.
-RELEASE_KEYS = ("checksum", "cell_type")
 
 
 def preload_modules(root: Path, names: list[str]) -> list[str]:
@@ -44,7 +42,7 @@ def preload_modules(root: Path, names: list[str]) -> list[str]:
                 for module in modules:
                     if module.split(".")[0] in PRELOADABLE or (
                             module.startswith("mbrl_helpers.")
-                            and not module.startswith("mbrl_helpers.grader")):
+                            and not module.startswith("mbrl_helpers.grading")):
                         found.add(module if module.count(".") < 2 else module.rsplit(".", 1)[0])
     if "torch" in {m.split(".")[0] for m in found}:
         # importing torch._dynamo (the first optimizer step does) rewraps torch.manual_seed and
@@ -106,29 +104,3 @@ def review(
     except Exception as err:  # noqa: BLE001 - a scan failure must not cost the grade
         flags.append(f"code scan failed: {type(err).__name__}")
     return flags
-
-
-def repair_metadata(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
-    """Give every cell whose ``grade_id`` the instructor's notebook knows that notebook's
-    nbgrader metadata, and strip nbgrader metadata the instructor never wrote (a renamed or
-    invented ``grade_id``), so that edited metadata can neither change points nor make
-    nbgrader reject the whole submission. Returns what was repaired."""
-    known = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in source.cells
-             if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
-    repaired, seen = [], set()
-    for index, cell in enumerate(submitted.cells):
-        meta = cell.get("metadata", {}).get("nbgrader")
-        if meta is None:
-            continue
-        grade_id = meta.get("grade_id")
-        if grade_id in known and grade_id not in seen:
-            seen.add(grade_id)
-            release_only = {k: meta[k] for k in RELEASE_KEYS if k in meta}
-            clean = {k: v for k, v in known[grade_id].items() if k not in RELEASE_KEYS}
-            if clean != {k: v for k, v in meta.items() if k not in RELEASE_KEYS}:
-                repaired.append(f"metadata of {grade_id} restored")
-                cell.metadata["nbgrader"] = {**clean, **release_only}
-        else:
-            del cell.metadata["nbgrader"]
-            repaired.append(f"unknown nbgrader metadata removed from cell {index} ({grade_id})")
-    return repaired

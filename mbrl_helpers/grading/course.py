@@ -26,7 +26,7 @@ def find_root(start: str | os.PathLike[str] | None = None) -> Path:
     here = Path(start or Path.cwd()).resolve()
     candidates = [here, *here.parents]
     if start is None:
-        candidates.append(Path(__file__).resolve().parent.parent)
+        candidates.append(Path(__file__).resolve().parents[2])
     for folder in candidates:
         if (folder / SOLUTIONS).is_dir() and (folder / "pyproject.toml").is_file():
             return folder

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from mbrl_helpers.course import RELEASE, SOLUTIONS, CourseError
-from mbrl_helpers.nbgrader_course import prepare_course_dir, released_notebook
+from mbrl_helpers.grading.course import RELEASE, SOLUTIONS, CourseError
+from mbrl_helpers.grading.nbgrader_course import prepare_course_dir, released_notebook
 
 MARKERS = (
     "BEGIN SOLUTION",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from mbrl_helpers.course import MUTANTS, RELEASE, SOLUTIONS, CourseError
+from mbrl_helpers.grading.course import MUTANTS, RELEASE, SOLUTIONS, CourseError
 
 _BEGIN = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\s*$")
 _END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")

@@ -1,4 +1,4 @@
-"""Worker process of ``mbrl-course autograde``: ``python -m mbrl_helpers.grading_worker SPEC``.
+"""Worker process of ``mbrl-course autograde``: ``python -m mbrl_helpers.grading.worker SPEC``.
 
 SPEC is a JSON file written by :func:`mbrl_helpers.grading.autograde`.
 """
@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from mbrl_helpers.grading import grade_shard
-from mbrl_helpers.nbgrader_course import GradingConfig
-from mbrl_helpers.submissions import Submission
+from mbrl_helpers.grading.autograde import grade_shard
+from mbrl_helpers.grading.nbgrader_course import GradingConfig
+from mbrl_helpers.grading.submissions import Submission
 
 
 def main(spec_path: str) -> int:
@@ -21,6 +21,7 @@ def main(spec_path: str) -> int:
     grade_shard(
         Path(spec["root"]), Path(spec["course_dir"]), subs, Path(spec["out_dir"]),
         GradingConfig(**spec["settings"]), Path(spec["results"]), spec.get("deny"),
+        spec.get("warm_cache", ""),
     )
     return 0
 

@@ -12,17 +12,18 @@ import sys
 import time
 from pathlib import Path
 
-from mbrl_helpers.course import CourseError, find_root, resolve_names
-from mbrl_helpers.nbgrader_course import (
+from mbrl_helpers.grading.course import CourseError, find_root, resolve_names
+from mbrl_helpers.grading.nbgrader_course import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_CPU_SECONDS,
     DEFAULT_MEMORY_MB,
     GradingConfig,
 )
+from mbrl_helpers.grading.sandbox import MODES
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    from mbrl_helpers.release import release
+    from mbrl_helpers.grading.release import release
 
     root = find_root(args.root)
     names = resolve_names(root, args.notebooks)
@@ -40,7 +41,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 
 def _cmd_execute(args: argparse.Namespace) -> int:
-    from mbrl_helpers.execute import execute_solutions
+    from mbrl_helpers.grading.execute import execute_solutions
 
     root = find_root(args.root)
     names = resolve_names(root, args.notebooks)
@@ -65,12 +66,17 @@ def _grading_settings(args: argparse.Namespace) -> GradingConfig:
         raise CourseError(f"--memory-mb must be at least 256, got {args.memory_mb}")
     if args.cpu_seconds < 1:
         raise CourseError(f"--cpu-seconds must be at least 1, got {args.cpu_seconds}")
+    if args.notebook_budget < 0:
+        raise CourseError(f"--notebook-budget must be 0 (measure) or positive, got "
+                          f"{args.notebook_budget}")
     return GradingConfig(cell_timeout=args.timeout, memory_mb=args.memory_mb,
-                         cpu_seconds=args.cpu_seconds)
+                         cpu_seconds=args.cpu_seconds, sandbox=args.sandbox,
+                         notebook_budget=args.notebook_budget)
 
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
-    from mbrl_helpers import grading, submissions
+    from mbrl_helpers.grading import autograde as grading
+    from mbrl_helpers.grading import submissions
 
     root = find_root(args.root)
     settings = _grading_settings(args)
@@ -107,10 +113,10 @@ def format_table(records) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from mbrl_helpers import grading
-    from mbrl_helpers.mutants import write_samples
-    from mbrl_helpers.release import release
-    from mbrl_helpers.submissions import collect
+    from mbrl_helpers.grading import autograde as grading
+    from mbrl_helpers.grading.mutants import write_samples
+    from mbrl_helpers.grading.release import release
+    from mbrl_helpers.grading.submissions import collect
 
     root = find_root(args.root)
     name = resolve_names(root, [args.notebook])[0]
@@ -164,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cpu-seconds", type=int, default=DEFAULT_CPU_SECONDS,
                        help="CPU-time limit per grading kernel, s "
                             f"(default {DEFAULT_CPU_SECONDS})")
+        p.add_argument("--sandbox", choices=MODES, default="auto",
+                       help="isolate every grading kernel with bubblewrap: bwrap (required), "
+                            "none, or auto (bwrap where it works, else a loud warning; "
+                            "default)")
+        p.add_argument("--notebook-budget", type=int, default=0, metavar="SECONDS",
+                       help="wall-clock seconds one notebook may take, kernel restarts "
+                            "included (default 0: 4 times the reference solution's measured "
+                            "autograde time, at least 60)")
 
     p = sub.add_parser("autograde", help="grade a class: folder or LMS zip -> grades.csv")
     p.add_argument("submissions", help="folder (a subfolder or name prefix per student) or .zip")
