@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import struct
 import zipfile
 from pathlib import Path
 
@@ -14,11 +13,12 @@ from mbrl_helpers.grading.course import CourseError
 from mbrl_helpers.grading.submissions import (
     ZipLimits,
     collect,
-    extract_zip,
     load,
     student_id,
     student_ids,
 )
+
+from .test_zips import _corrupt, _zip
 
 NAMES = ["00_course_tour", "01_open_vs_closed_loop"]
 NB = "00_course_tour"
@@ -33,25 +33,6 @@ def _nb(path: Path, source: str = "x = 1") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_nb_text(source))
     return path
-
-
-def _zip(path: Path, members: dict[str, str | bytes], method=zipfile.ZIP_DEFLATED) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=method) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-def _corrupt(archive: Path, member: str) -> None:
-    """Flip a byte in the middle of ``member``'s compressed data."""
-    with zipfile.ZipFile(archive) as zf:
-        info = zf.getinfo(member)
-    data = bytearray(archive.read_bytes())
-    start = info.header_offset
-    name_len, extra_len = struct.unpack("<HH", data[start + 26:start + 30])
-    data[start + 30 + name_len + extra_len + info.compress_size // 2] ^= 0xFF
-    archive.write_bytes(bytes(data))
 
 
 def _table(subs):
@@ -343,19 +324,6 @@ def test_a_zip_bomb_is_refused_with_one_line(tmp_path, kind):
         load(archive, NAMES, limits=limits)
     assert "\n" not in str(err.value)
     assert ("zip bomb" if kind == "total" else "more than the cap of 4") in str(err.value)
-
-
-@pytest.mark.parametrize("member", ["../../evil/00_course_tour.ipynb",
-                                    "/tmp/evil/00_course_tour.ipynb",
-                                    "..\\..\\evil\\00_course_tour.ipynb"])
-def test_path_traversal_never_writes_outside(tmp_path, member):
-    archive = _zip(tmp_path / "in.zip", {"alice/00_course_tour.ipynb": _nb_text(),
-                                         member: _nb_text()})
-    into = tmp_path / "a" / "b" / "out"
-    with pytest.raises(CourseError) as err:
-        extract_zip(archive, into)
-    assert "unsafe path" in str(err.value) and "\n" not in str(err.value)
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [archive]
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty_dir", "empty_zip", "not_zip", "slip",

@@ -26,6 +26,7 @@ import copy
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -157,9 +158,12 @@ class GuardedExecute(Execute):
             return
         with open(self._report, "a", encoding="utf-8") as sink:
             for kdir in self._kernels:
-                path = kdir / "guard.jsonl"
-                if path.is_file() and not path.is_symlink():
-                    with open(path, "rb") as handle:
+                try:  # written by the kernel: no link followed, no special file, capped
+                    fd = os.open(kdir / "guard.jsonl", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                with os.fdopen(fd, "rb") as handle:
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
                         sink.write(handle.read(MAX_REPORT_BYTES).decode("utf-8", "replace"))
 
     def _kernel_env(self) -> dict[str, str]:

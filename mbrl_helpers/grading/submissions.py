@@ -16,6 +16,7 @@ Accepted layouts (mixed freely):
   to ``bob``; other files without a prefix (``README.txt``) belong to nobody;
 * a ``.zip`` of either, possibly wrapped in one top folder; a student's own ``.zip`` (in
   their folder, or ``alice_work.zip``) is opened too, one level deep, under the same caps.
+  What a zip may cost (the whole class, or one file) is :mod:`~mbrl_helpers.grading.zips`'s.
 
 The rows, one per student found and notebook asked for (``assignment``, or else every
 notebook that any student handed in), never fewer, never more:
@@ -45,7 +46,6 @@ import hashlib
 import re
 import tempfile
 import unicodedata
-import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -54,11 +54,32 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from mbrl_helpers.grading.course import CourseError
+from mbrl_helpers.grading.zips import (
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_TOTAL_BYTES,
+    Budget,
+    ZipLimits,
+    ZipRefused,
+    extract_zip,
+    first_line,
+    unpack,
+)
 
-#: Caps on what one load unpacks (a notebook is a few MB at most).
-MAX_MEMBER_BYTES = 200 * 2**20
-MAX_TOTAL_BYTES = 2 * 2**30
-MAX_MEMBERS = 10_000
+__all__ = [
+    "MAX_MEMBERS",
+    "MAX_MEMBER_BYTES",
+    "MAX_TOTAL_BYTES",
+    "Submission",
+    "ZipLimits",
+    "check_notebook",
+    "collect",
+    "extract_zip",
+    "load",
+    "student_id",
+    "student_ids",
+]
+
 _HASH_DIGITS = 6
 _MAX_READABLE = 120
 _RESUBMISSION = re.compile(r"-(\d+)$")
@@ -90,30 +111,6 @@ class Submission:
 
     def __post_init__(self) -> None:
         self.name = self.name or self.student
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    """Caps that stop a zip bomb before it fills the disk.
-
-    Attributes:
-        member_bytes: largest file unpacked (a larger one costs only its student).
-        total_bytes: everything one load unpacks, nested zips included.
-        members: most files in one zip.
-    """
-
-    member_bytes: int = MAX_MEMBER_BYTES
-    total_bytes: int = MAX_TOTAL_BYTES
-    members: int = MAX_MEMBERS
-
-
-@dataclass
-class _Budget:
-    left: int
-
-
-class _ZipRefused(Exception):
-    """A whole zip is refused; the message is one line."""
 
 
 @dataclass
@@ -175,123 +172,6 @@ def student_ids(raws: Iterable[str]) -> dict[str, str]:
         digits += 4
         ids.update({raw: student_id(raw, digits) for raw in clashes})
     return ids
-
-
-# ---------------------------------------------------------------- zips
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:200]
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB"
-
-
-def _plan(
-    zf: zipfile.ZipFile, root: Path, limits: ZipLimits, budget: _Budget,
-) -> list[tuple[zipfile.ZipInfo, Path]]:
-    """Targets of the zip's files; refuse the zip if too many, too large or unsafe."""
-    infos = [m for m in zf.infolist() if not m.is_dir()]
-    if not infos:
-        raise _ZipRefused("it is empty (no files)")
-    if len(infos) > limits.members:
-        raise _ZipRefused(f"it holds {len(infos)} files, more than the cap of {limits.members}")
-    declared = sum(m.file_size for m in infos)
-    if declared > budget.left:
-        raise _ZipRefused(f"it would unpack to {_size(declared)}, more than the "
-                          f"{_size(budget.left)} allowed (a zip bomb?)")
-    plan = []
-    for info in infos:
-        target = (root / info.filename.replace("\\", "/")).resolve()
-        if root not in target.parents:
-            raise _ZipRefused(f"unsafe path {info.filename!r} in the zip")
-        plan.append((info, target))
-    return plan
-
-
-def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap: int) -> int:
-    written = 0
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zf.open(info) as src, open(target, "wb") as dst:
-        while chunk := src.read(2**20):
-            written += len(chunk)
-            if written > cap:
-                raise ValueError(f"it unpacks to more than {_size(cap)}")
-            dst.write(chunk)
-    return written
-
-
-def _unzip(
-    archive: Path, into: Path, limits: ZipLimits, budget: _Budget, label: str = "",
-) -> dict[Path, str]:
-    """Unpack ``archive`` into ``into``; return ``{target: reason}`` of files that failed
-    (``label`` prefixes the member names in the reasons).
-
-    Raises:
-        _ZipRefused: not a zip, empty, too many files, too large in all, unsafe path.
-    """
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise _ZipRefused(f"not a readable zip file ({_first_line(err)})") from err
-    broken: dict[Path, str] = {}
-    with zf:
-        for info, target in _plan(zf, into.resolve(), limits, budget):
-            if info.file_size > limits.member_bytes:
-                broken[target] = (f"cannot unpack {label}{info.filename}: "
-                                  f"{_size(info.file_size)} is more than the cap of "
-                                  f"{_size(limits.member_bytes)}")
-                continue
-            try:
-                cap = min(limits.member_bytes, budget.left)
-                budget.left -= _copy_member(zf, info, target, cap)
-            except Exception as err:  # noqa: BLE001 - bad CRC, zlib error, encrypted...
-                if target.is_file():
-                    target.unlink()
-                broken[target] = f"cannot unpack {label}{info.filename}: {_first_line(err)}"
-    return broken
-
-
-def extract_zip(archive: Path, into: Path, limits: ZipLimits | None = None) -> dict[Path, str]:
-    """Safely extract ``archive`` into ``into``.
-
-    A file that cannot be unpacked (bad CRC, corrupt data, larger than the per-file cap)
-    costs only its student: it is skipped and returned as ``{where it would be: reason}``.
-
-    Raises:
-        CourseError: not a zip file, empty, more files or more bytes than the caps (a zip
-            bomb), or a file name escaping ``into`` (nothing is written then).
-    """
-    limits = limits or ZipLimits()
-    return _extract(archive, into, limits, _Budget(limits.total_bytes))
-
-
-def _extract(archive: Path, into: Path, limits: ZipLimits, budget: _Budget) -> dict[Path, str]:
-    if not zipfile.is_zipfile(archive):
-        raise CourseError(f"{archive} is not a zip file")
-    into.mkdir(parents=True, exist_ok=True)
-    try:
-        return _unzip(archive, into, limits, budget)
-    except _ZipRefused as err:
-        raise CourseError(f"{archive} refused: {err}") from None
-
-
-def _open_nested(file: _File, scratch: Path | None, limits: ZipLimits,
-                 budget: _Budget) -> tuple[list[_File], str | None]:
-    """The files of a student's own zip, or why it could not be opened."""
-    if scratch is None:
-        return [], f"{file.shown} not opened (only load() opens a student's zip)"
-    scratch.mkdir(parents=True, exist_ok=True)
-    into = Path(tempfile.mkdtemp(dir=scratch))
-    try:
-        broken = _unzip(file.path, into, limits, budget, f"{file.shown}/")
-    except _ZipRefused as err:
-        return [], f"{file.shown} refused: {err}"
-    inner = _files_in(into.resolve(), broken)
-    return [_File(f.path, f"{file.shown}/{f.shown}", f"{file.rest}/{f.rest}", f.problem)
-            for f in inner], None
 
 
 # ---------------------------------------------------------------- who owns which file
@@ -378,8 +258,27 @@ def _gather(folder: Path, names: list[str], broken: dict[Path, str]) -> dict[str
     return students
 
 
+# ---------------------------------------------------------------- students' own zips
+
+
+def _open_nested(file: _File, scratch: Path | None, limits: ZipLimits,
+                 budget: Budget) -> tuple[list[_File], str | None]:
+    """The files of a student's own zip, or why it could not be opened."""
+    if scratch is None:
+        return [], f"{file.shown} not opened (only load() opens a student's zip)"
+    scratch.mkdir(parents=True, exist_ok=True)
+    into = Path(tempfile.mkdtemp(dir=scratch))
+    try:
+        broken = unpack(file.path, into, limits, budget, f"{file.shown}/")
+    except ZipRefused as err:
+        return [], f"{file.shown} refused: {err}"
+    inner = _files_in(into.resolve(), broken)
+    return [_File(f.path, f"{file.shown}/{f.shown}", f"{file.rest}/{f.rest}", f.problem)
+            for f in inner], None
+
+
 def _open_zips(student: _Student, scratch: Path | None, limits: ZipLimits,
-               budget: _Budget) -> None:
+               budget: Budget) -> None:
     """Replace a student's own zips by their contents (one level deep), noting failures."""
     files = []
     for file in student.files:
@@ -406,7 +305,7 @@ def check_notebook(path: Path) -> str | None:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
     except Exception as err:  # noqa: BLE001 - any failure means "cannot grade this file"
-        return f"corrupt or invalid notebook {path.name}: {_first_line(err)}"
+        return f"corrupt or invalid notebook {path.name}: {first_line(err)}"
     return None
 
 
@@ -545,7 +444,7 @@ def collect(
     """
     folder = _unwrap(folder.resolve(), names)
     limits = limits or ZipLimits()
-    budget = _Budget(limits.total_bytes)
+    budget = Budget(limits.total_bytes)
     students = _gather(folder, names, broken or {})
     for student in students.values():
         _open_zips(student, scratch, limits, budget)
@@ -574,10 +473,10 @@ def load(
     tmp = tempfile.TemporaryDirectory(prefix="mbrl-submissions-")
     try:
         work, folder, broken = Path(tmp.name).resolve(), source, {}
-        budget = _Budget(limits.total_bytes)
+        budget = Budget(limits.total_bytes)
         if source.is_file():
             folder = work / "class"
-            broken = _extract(source, folder, limits, budget)
+            broken = extract_zip(source, folder, limits, budget=budget)
         subs = collect(folder, names, assignment, scratch=work / "nested", broken=broken,
                        limits=replace(limits, total_bytes=budget.left))
         if not subs:
