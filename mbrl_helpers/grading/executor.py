@@ -97,7 +97,7 @@ class GuardedExecute(Execute):
         config=True)
     cpu_seconds = Integer(600, help="CPU-time limit of a grading kernel (s)").tag(config=True)
     max_restarts = Integer(5, help="kernel restarts allowed per notebook").tag(config=True)
-    max_output_chars = Integer(100_000, help="printed characters kept per cell").tag(
+    max_output_chars = Integer(100_000, help="output characters kept per cell (all types)").tag(
         config=True)
     deny_paths = List(Unicode(), help="folders student code may not read").tag(config=True)
     report_dir = Unicode("", help="folder for the guard's per-notebook reports").tag(

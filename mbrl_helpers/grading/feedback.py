@@ -70,7 +70,6 @@ MAX_MESSAGE_CHARS = 500
 GRADER_ERRORS = {
     "CellTimeoutError": "the cell ran past its time limit",
     "DeadKernelError": "the kernel died (a crash, or the memory or CPU-time limit)",
-    "KernelRestartLimit": "not run: the kernel was restarted too often in this notebook",
     "NotRun": "not run: the notebook used up its time budget or its kernel restarts",
 }
 #: The folder of :mod:`mbrl_helpers` (home of ``checks``), as kernel tracebacks name it.

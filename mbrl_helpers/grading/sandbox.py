@@ -69,6 +69,8 @@ def bwrap_problem() -> str | None:
     exe = shutil.which("bwrap")
     if exe is None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    if shutil.which("prlimit") is None:
+        return "prlimit (util-linux) is missing: the kernel's limits could not be set"
     probe = [exe, "--ro-bind", "/", "/", *_namespaces(), "--die-with-parent", *_as_nobody(),
              "true"]
     try:
