@@ -39,7 +39,9 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Any, Integer, List, Unicode
 
+from mbrl_helpers.grading.probe import GRADING_VAR, MIME
 from mbrl_helpers.grading.sandbox import Sandbox
+from mbrl_helpers.grading.verdict import MAX_RECORD_CHARS
 
 GUARD_EXTENSION = "mbrl_helpers.grading.kernel_guard"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -117,6 +119,7 @@ class GuardedExecute(Execute):
         self._retried: set[int] = set()  # setup cells already given a second try
         self._given_up = ""
         self._counts: dict[int, list[int]] = {}
+        self._records: dict[int, int] = {}
         self._deadline = time.monotonic() + self.notebook_budget if self.notebook_budget else 0
         self._cell_timeout = self.timeout
         self.extra_arguments = ["--HistoryManager.hist_file=:memory:",
@@ -177,6 +180,7 @@ class GuardedExecute(Execute):
             "MBRL_GUARD_PRELOAD": ",".join(self.preload),
             "MBRL_GUARD_MEM_MB": str(self.memory_mb),
             "MBRL_GUARD_CPU_S": str(self.cpu_seconds),
+            GRADING_VAR: "1",  # probes send their records (see mbrl_helpers.grading.probe)
         })
         if sandboxed:
             env.update({"HOME": Sandbox.HOME, "TMPDIR": "/tmp", "PYTHONNOUSERSITE": "1",
@@ -291,6 +295,8 @@ class GuardedExecute(Execute):
                         "update_display_data"):
             return super().output(outs, msg, display_id, cell_index)
         content = msg.get("content", {})
+        if kind in ("display_data", "execute_result") and MIME in content.get("data", {}):
+            return self._record(outs, msg, cell_index)
         if kind == "error":
             content = {**content, "evalue": str(content.get("evalue", ""))[:MAX_ERROR_CHARS],
                        "traceback": [str(line)[:MAX_ERROR_CHARS]
@@ -310,6 +316,22 @@ class GuardedExecute(Execute):
         return super().output(outs, {**msg, "content": content}, display_id, cell_index)
 
 
+    def _record(self, outs, msg, cell_index):
+        """A probe's record output: kept whole up to ``MAX_RECORD_CHARS`` (the verdict reads
+        it), at most two per cell (one more than a test sends: enough to see a forgery)."""
+        data = msg["content"]["data"]
+        seen = self._records.get(cell_index, 0)
+        self._records[cell_index] = seen + 1
+        if seen >= 2:
+            return None
+        text = data.get(MIME)
+        if not isinstance(text, str) or len(text) > MAX_RECORD_CHARS:
+            text = "too large"
+        content = {"data": {MIME: text}, "metadata": {}}
+        return super().output(outs, {**msg, "msg_type": "display_data",
+                                     "content": content}, None, cell_index)
+
+
 def _note(msg: dict, text: str) -> dict:
     """A stdout stream message carrying ``text`` in place of ``msg``."""
     return {**msg, "msg_type": "stream", "header": {**msg.get("header", {}),
@@ -317,8 +339,18 @@ def _note(msg: dict, text: str) -> dict:
 
 
 def autograde_preprocessors() -> list:
-    """nbgrader's autograde preprocessors with ``Execute`` replaced by :class:`GuardedExecute`."""
+    """nbgrader's autograde preprocessors with ``Execute`` replaced by :class:`GuardedExecute`
+    followed by :class:`~mbrl_helpers.grading.verdicts.ApplyVerdicts`, and ``SaveAutoGrades``
+    by :class:`~mbrl_helpers.grading.verdicts.VerdictGrades`."""
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import SaveAutoGrades
 
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [GuardedExecute if pp is Execute else pp for pp in default]
+    from mbrl_helpers.grading.verdicts import ApplyVerdicts, VerdictGrades
+
+    chain = []
+    for pp in Autograde.class_traits()["autograde_preprocessors"].default():
+        if pp is Execute:
+            chain += [GuardedExecute, ApplyVerdicts]  # verdicts read the outputs unshortened
+        else:
+            chain.append(VerdictGrades if pp is SaveAutoGrades else pp)
+    return chain

@@ -186,7 +186,17 @@ def failure_line(error: dict, count: int | None) -> str:
 
 
 def _graded_outputs(cell: NotebookNode) -> list[NotebookNode]:
-    """The single output a graded cell keeps: ``passed``, or its :func:`failure_line`."""
+    """The single output a graded cell keeps: ``passed``, or why it failed: its verdict's
+    message (:mod:`mbrl_helpers.grading.verdicts`), else its :func:`failure_line`."""
+    from mbrl_helpers.grading.verdicts import verdict_of
+
+    verdict = verdict_of(cell)
+    if verdict is not None:
+        if verdict.get("passed") is True:
+            return [NotebookNode(output_type="stream", name="stdout", text="passed\n")]
+        message = str(verdict.get("message", ""))[:MAX_MESSAGE_CHARS]
+        return [NotebookNode(output_type="error", ename="", evalue="",
+                             traceback=[f"failed: {message}"])]
     outputs = cell.get("outputs", [])
     errors = [out for out in outputs if out.get("output_type") == "error"]
     if errors:

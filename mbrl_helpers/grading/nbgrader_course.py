@@ -11,15 +11,18 @@ import contextlib
 import io
 import logging
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 from mbrl_helpers.grading.course import SOLUTIONS, CourseError
 
 #: The nbgrader course id of every course directory the tool writes.
 COURSE_ID = "mbrl_course"
+#: Folder of a course directory holding the verdicts (never visible to a grading kernel).
+VERDICTS = "verdicts"
 #: Default per-cell timeout while autograding, in seconds.
 DEFAULT_CELL_TIMEOUT = 60
 #: Default memory (address space) and CPU-time limits of one grading kernel.
@@ -115,6 +118,7 @@ def make_api(
     config.GuardedExecute.sandbox = settings.sandbox
     config.GuardedExecute.notebook_budget = int(settings.notebook_budget)
     config.GuardedExecute.warm_cache = warm_cache
+    config.ApplyVerdicts.verdict_dir = str(Path(course_dir) / VERDICTS)
     coursedir = CourseDirectory(config=config)
     with contextlib.redirect_stderr(io.StringIO()):
         return NbGraderAPI(coursedir=coursedir, config=config)
@@ -127,11 +131,14 @@ def prepare_course_dir(
 
     Copies each ``solutions/NAME.ipynb`` to ``source/NAME/NAME.ipynb`` and runs nbgrader's
     ``generate_assignment``, which records the graded cells in the gradebook and writes
-    ``release/NAME/NAME.ipynb``.
+    ``release/NAME/NAME.ipynb``. The verdict blocks of the test cells are taken out first
+    and kept in ``verdicts/NAME.json`` (:mod:`mbrl_helpers.grading.verdicts`).
 
     Raises:
         CourseError: nbgrader failed to generate an assignment (its log is included).
     """
+    from mbrl_helpers.grading.verdicts import read_source, write_verdicts
+
     settings = settings or GradingConfig()
     course_dir.mkdir(parents=True, exist_ok=True)
     config_file = course_dir / "nbgrader_config.py"
@@ -144,7 +151,9 @@ def prepare_course_dir(
     for name in names:
         source = course_dir / "source" / name
         source.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / SOLUTIONS / f"{name}.ipynb", source / f"{name}.ipynb")
+        notebook, verdicts = read_source(root / SOLUTIONS / f"{name}.ipynb")
+        nbformat.write(notebook, source / f"{name}.ipynb")  # nbgrader never sees a verdict
+        write_verdicts(course_dir / VERDICTS, name, verdicts)
         result = api.generate_assignment(name, force=True, create=True)
         if not result.get("success"):
             detail = (result.get("error") or result.get("log") or "").strip().splitlines()

@@ -24,8 +24,10 @@ MARKERS = (
     "BEGIN HIDDEN TESTS",
     "END HIDDEN TESTS",
     "BEGIN MARK SCHEME",
+    "BEGIN VERDICT",
+    "END VERDICT",
 )
-_REGION = re.compile(r"^\s*#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+_REGION = re.compile(r"^\s*#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS|VERDICT)\s*$")
 #: Secret lines shorter than this are too generic to search for (``return x``).
 MIN_SECRET_LEN = 16
 

@@ -53,8 +53,8 @@ TMP_BYTES = 256 * 2**20
 MAX_FILE_BYTES = 64 * 2**20
 #: Processes (threads included) of the kernel's real user: nobody, or the TA's own user.
 MAX_PROCESSES = 4096
-#: The only grader module the kernel imports.
-KERNEL_MODULES = ("__init__.py", "kernel_guard.py")
+#: The only grader modules the kernel imports (the guard; the probes' recorder).
+KERNEL_MODULES = ("__init__.py", "kernel_guard.py", "probe.py")
 
 
 class SandboxError(RuntimeError):
