@@ -73,7 +73,7 @@ def test_every_graded_cell_is_proven_by_a_mutant(name):
         f"{name}: no failing mutant edits {sorted(solution_cells - attacked)}")
 
 
-def test_feedback_contains_no_hidden_test_or_solution_text(graded_batch):
+def test_feedback_contains_no_hidden_test_verdict_or_solution_text(graded_batch):
     import nbformat
 
     from mbrl_helpers.grading.feedback import visible_text
@@ -82,7 +82,8 @@ def test_feedback_contains_no_hidden_test_or_solution_text(graded_batch):
     secrets = {}
     for name in NAMES:
         source = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
-        hidden = [c for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
+        hidden = [c for c in source.cells
+                  if "BEGIN HIDDEN TESTS" in c.source or "BEGIN VERDICT" in c.source]
         release = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
         public = {line.strip() for c in release.cells for line in c.source.splitlines()}
         # a line that the student's own release shows elsewhere (a shared import) is no secret

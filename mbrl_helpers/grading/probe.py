@@ -94,6 +94,9 @@ def encode(value, depth: int = 0):  # noqa: C901 - one branch per kind of value
         return value if abs(value) < 2**63 else {"$int": int.__repr__(value)[:MAX_TEXT]}
     if kind is float:
         return value if value - value == 0 else {"$float": float.__repr__(value)}
+    array = _array(value)  # numpy scalars subclass float and int: read them as numpy's
+    if array is not None:
+        return array
     if isinstance(value, bool | int | float | str):  # a subclass: its built-in value
         read = int.__int__ if isinstance(value, int) else (
             float.__float__ if isinstance(value, float) else str.__str__)
@@ -106,9 +109,6 @@ def encode(value, depth: int = 0):  # noqa: C901 - one branch per kind of value
         pairs = [[encode(k, depth + 1), encode(v, depth + 1)]
                  for k, v in list(dict.items(value))[:MAX_ITEMS]]
         return {"$dict": pairs}
-    array = _array(value)
-    if array is not None:
-        return array
     if isinstance(value, BaseException):
         return {"$raised": [c.__name__ for c in kind.__mro__], "message": _text(value)}
     return {"$obj": _type_name(value)}
