@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,11 @@ def graded_batch(tmp_path_factory) -> dict:
             mutants[(student, name)] = mutant
     subs = [s for s in collect(work / "submissions", names)  # one notebook per mutant student
             if not (s.problem or "").startswith("missing")]
+    # feedback pages for the reference, the blank release and the demo mutants (failing
+    # verdict messages of every notebook): writing one for each of hundreds of mutants costs
+    # minutes and shows nothing new
+    pages = ("reference", "blank", *(s for (s, _), m in mutants.items() if m.demo))
     records = grading.autograde(ROOT, subs, work / "out", jobs=JOBS, progress=False,
-                                settings=SETTINGS)
+                                settings=replace(SETTINGS, feedback_only=pages))
     return {"records": {(r.student, r.assignment): r for r in records},
             "mutants": mutants, "out": work / "out"}

@@ -73,6 +73,26 @@ def test_every_graded_cell_is_proven_by_a_mutant(name):
         f"{name}: no failing mutant edits {sorted(solution_cells - attacked)}")
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_converted_notebooks_have_mutants_and_alternatives(name):
+    """Notebooks graded by verdicts carry at least six plausible mistakes per exercise on
+    average, and correct solutions written another way (``fails = []``) that keep full marks."""
+    from mbrl_helpers.grading.verdicts import LEGACY
+
+    if name in LEGACY:
+        pytest.skip(f"{name} is not converted to verdicts yet")
+    import nbformat
+
+    source = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
+    exercises = [c for c in source.cells
+                 if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    mutants = load_mutants(ROOT, name)
+    wrong = [m for m in mutants if m.fails]
+    assert len(wrong) >= 6 * len(exercises), (
+        f"{name}: {len(wrong)} wrong mutants for {len(exercises)} exercises")
+    assert any(not m.fails for m in mutants), f"{name}: no correct alternative"
+
+
 def test_feedback_contains_no_hidden_test_verdict_or_solution_text(graded_batch):
     import nbformat
 

@@ -131,6 +131,8 @@ def _grade_one(api, course_dir: Path, sub: Submission, out_dir: Path, ctx: dict)
         record.max_score = float(sum(g.max_score for g in grades))
     if problems:
         record.status = "graded with problems: " + "; ".join(problems)
+    if ctx["feedback_only"] and sub.student not in ctx["feedback_only"]:
+        return record
     feedback = api.generate_feedback(sub.assignment, sub.student, force=True)
     html = course_dir / "feedback" / sub.student / sub.assignment / f"{sub.assignment}.html"
     if feedback.get("success") and html.exists():
@@ -160,7 +162,8 @@ def grade_shard(
     api = make_api(course_dir, settings, deny_paths=secret + [str(results.parent)] + (deny or []),
                    report_dir=str(report_dir), preload=preload_modules(root, names),
                    warm_cache=warm_cache)
-    ctx = {"root": root, "report_dir": report_dir}
+    ctx = {"root": root, "report_dir": report_dir,
+           "feedback_only": set(settings.feedback_only)}
     with open(results, "a", encoding="utf-8") as sink:
         for sub in subs:
             if sub.problem or not sub.assignment:

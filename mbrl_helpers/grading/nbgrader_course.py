@@ -60,6 +60,8 @@ class GradingConfig:
         notebook_budget: wall-clock seconds one notebook may take, kernel restarts
             included; 0 measures the reference solution's autograde time at the start
             of the batch and allows ``BUDGET_FACTOR`` times it (at least ``MIN_BUDGET``).
+        feedback_only: if not empty, feedback pages are written only for these student
+            ids (the test harness grades hundreds of sample submissions and reads few pages).
     """
 
     cell_timeout: int = DEFAULT_CELL_TIMEOUT
@@ -67,6 +69,7 @@ class GradingConfig:
     cpu_seconds: int = DEFAULT_CPU_SECONDS
     sandbox: str = "auto"
     notebook_budget: int = 0
+    feedback_only: tuple[str, ...] = ()
 
 
 def _ensure_tools_on_path() -> None:

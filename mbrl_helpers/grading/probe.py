@@ -9,12 +9,10 @@ code runs in this interpreter and could rig any comparison made in it.
 
 A test author writes::
 
-    from mbrl_helpers.grading.probe import Probe
-
-    _p = Probe()
-    for _T in [1, 2, 7]:
-        _p.call(("G", _T), discounted_return, np.ones(_T), gamma=0.5)
-    _p.send()
+    probe = Probe()  # (imported from this module)
+    for T in [1, 2, 7]:
+        probe.call(("G", T), discounted_return, np.ones(T), gamma=0.5)
+    probe.send()
 
 Records are plain data: JSON numbers, strings and lists, and tagged objects for what JSON
 lacks (tuples, dicts with any keys, non-finite floats, numpy and torch arrays as dtype,

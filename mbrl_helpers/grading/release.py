@@ -28,6 +28,9 @@ MARKERS = (
     "END VERDICT",
 )
 _REGION = re.compile(r"^\s*#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS|VERDICT)\s*$")
+_VERDICT_BLOCK = re.compile(r"^\s*#+\s*BEGIN VERDICT\s*$.*?^\s*#+\s*END VERDICT\s*$",
+                            re.S | re.M)
+_IMPORT = re.compile(r"^(import|from)\s+[\w.]+(\s+import\s+|\s+as\s+\w+\s*$|\s*$)")
 #: Secret lines shorter than this are too generic to search for (``return x``).
 MIN_SECRET_LEN = 16
 
@@ -76,15 +79,17 @@ def secret_lines(notebook: nbformat.NotebookNode) -> set[str]:
 def secret_pairs(notebook: nbformat.NotebookNode) -> set[tuple[str, str]]:
     """Consecutive pairs of non-blank lines inside solution/hidden regions: a solution copied
     into another file shows up as such a pair, while one generic line (``for t in
-    range(horizon):``) may legitimately appear in helper code."""
+    range(horizon):``) may legitimately appear in helper code. Verdict blocks do not count:
+    they are grader code, written with the grading package's own vocabulary."""
     pairs: set[tuple[str, str]] = set()
     for cell in notebook.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        inside, _ = _regions(cell.source)
+        inside, _ = _regions(_VERDICT_BLOCK.sub("", cell.source))
         if meta.get("solution") and not any(_REGION.match(x) for x in cell.source.splitlines()):
             inside = cell.source.splitlines()
         lines = [line.strip() for line in inside if len(line.strip()) >= 8]
-        pairs.update(zip(lines, lines[1:], strict=False))
+        pairs.update(pair for pair in zip(lines, lines[1:], strict=False)
+                     if not any(_IMPORT.match(line) for line in pair))  # imports: generic
     return pairs
 
 
