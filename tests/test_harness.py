@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from mbrl_helpers.grading.autograde import graded_cells
-from mbrl_helpers.grading.mutants import load_mutants
+from mbrl_helpers.grading.mutants import BLANK_PREFIX, load_mutants
 
 from .conftest import ROOT, harness_names
 
@@ -57,8 +57,9 @@ def test_mutant_loses_exactly_its_cells(graded_batch, name, student):
 @pytest.mark.parametrize("name", NAMES)
 def test_every_graded_cell_is_proven_by_a_mutant(name):
     """Each graded cell is meant to catch some plausible mistake: a mutant proves it does,
-    and every solution cell has at least one mistake that loses points."""
-    mutants = load_mutants(ROOT, name)
+    and every solution cell has at least one mistake that loses points (blank exercises do
+    not count: they prove nothing about a cell's power to catch a mistake)."""
+    mutants = [m for m in load_mutants(ROOT, name) if not m.name.startswith(BLANK_PREFIX)]
     cells = {cell for cell, _ in graded_cells(ROOT, name)}
     caught = set().union(*(m.fails for m in mutants)) if mutants else set()
     assert caught <= cells, f"{name}: mutants name unknown graded cells {sorted(caught - cells)}"
@@ -87,10 +88,15 @@ def test_converted_notebooks_have_mutants_and_alternatives(name):
     exercises = [c for c in source.cells
                  if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     mutants = load_mutants(ROOT, name)
-    wrong = [m for m in mutants if m.fails]
+    wrong = [m for m in mutants if m.fails and not m.name.startswith(BLANK_PREFIX)]
     assert len(wrong) >= 6 * len(exercises), (
         f"{name}: {len(wrong)} wrong mutants for {len(exercises)} exercises")
     assert any(not m.fails for m in mutants), f"{name}: no correct alternative"
+    # each exercise left blank alone costs exactly its own cells (and those the text says
+    # build on it): a [blank_one] table in the mutants file adds those submissions
+    blanks = {m.name for m in mutants if m.name.startswith(BLANK_PREFIX)}
+    assert blanks == {BLANK_PREFIX + c.metadata["nbgrader"]["grade_id"] for c in exercises}, (
+        f"{name}: add a [blank_one] table to tests/mutants/{name}.toml")
 
 
 def test_feedback_contains_no_hidden_test_verdict_or_solution_text(graded_batch):

@@ -17,6 +17,14 @@ data in ``tests/mutants/NAME.toml``::
 By default ``code`` replaces the text between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` of that cell, re-indented to the markers' indentation. Several
 ``[[mutant]]`` tables may share a ``name`` to change several cells of one submission.
+
+A file with a ``[blank_one]`` table also gets one submission per exercise, ``blank-EXERCISE``,
+with that exercise alone left blank: it must lose exactly the test cells between its
+solution cell and the next one, plus the later cells the table lists for it (tests of
+exercises whose text says they use it)::
+
+    [blank_one]
+    select_elites = ["test_cem_visible"]   # "cem ... using your select_elites"
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ import nbformat
 
 from mbrl_helpers.grading.course import MUTANTS, RELEASE, SOLUTIONS, CourseError
 
+#: What the release holds in a solution region, and the name prefix of blank-one mutants.
+BLANK_CODE = "# YOUR CODE HERE\nraise NotImplementedError()"
+BLANK_PREFIX = "blank-"
 _BEGIN = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\s*$")
 _END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
 
@@ -56,6 +67,8 @@ def load_mutants(root: Path, name: str) -> list[Mutant]:
     except tomllib.TOMLDecodeError as err:
         raise CourseError(f"{path}: {err}") from None
     mutants: dict[str, Mutant] = {}
+    if "blank_one" in data:
+        mutants.update((m.name, m) for m in _blank_one(root, name, data["blank_one"]))
     for i, entry in enumerate(data.get("mutant", [])):
         missing = {"name", "cell", "fails", "code"} - set(entry)
         if missing:
@@ -65,6 +78,26 @@ def load_mutants(root: Path, name: str) -> list[Mutant]:
         mutant.fails |= set(entry["fails"])
         mutant.demo |= bool(entry.get("demo", False))
     return list(mutants.values())
+
+
+def _blank_one(root: Path, name: str, builds_on: dict) -> list[Mutant]:
+    """One mutant per exercise (solution cell) with only that exercise blank."""
+    source = nbformat.read(root / SOLUTIONS / f"{name}.ipynb", as_version=4)
+    own: dict[str, set[str]] = {}
+    current = None
+    for cell in source.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            current = meta["grade_id"]
+            own[current] = set()
+        elif meta.get("grade") and current is not None:
+            own[current].add(meta["grade_id"])
+    unknown = set(builds_on) - set(own)
+    if unknown:
+        raise CourseError(f"{name}: [blank_one] names unknown exercises {sorted(unknown)}")
+    return [Mutant(f"{BLANK_PREFIX}{exercise}", {exercise: (BLANK_CODE, False)},
+                   cells | set(builds_on.get(exercise, ())))
+            for exercise, cells in own.items()]
 
 
 def solution_source(source: str) -> str:

@@ -21,7 +21,8 @@ def main(spec_path: str) -> int:
     grade_shard(
         Path(spec["root"]), Path(spec["course_dir"]), subs, Path(spec["out_dir"]),
         GradingConfig(**{**spec["settings"],
-                         "feedback_only": tuple(spec["settings"].get("feedback_only", ()))}), Path(spec["results"]), spec.get("deny"),
+                         "feedback_only": tuple(spec["settings"].get("feedback_only", ()))}),
+        Path(spec["results"]), spec.get("deny"),
         spec.get("warm_cache", ""),
     )
     return 0
