@@ -228,3 +228,17 @@ def test_every_converted_notebook_has_a_verdict_per_graded_cell():
         else:
             assert set(verdicts) == cells, f"{name}: cells without a verdict"
             compile_verdicts(verdicts, name)
+
+
+def test_students_validate_runs_the_visible_checks(tmp_path):
+    """nbgrader's Validate (button or command) still works on the release: probes send
+    nothing there, and the visible asserts pass for a solved notebook, fail for a blank one."""
+    from nbgrader.validator import Validator
+
+    from mbrl_helpers.grading.mutants import build
+
+    for who, edits in (("solved", {}), ("blank", None)):
+        path = tmp_path / f"{who}.ipynb"
+        nbformat.write(build(ROOT, "00_course_tour", edits), path)
+        failed = Validator().validate(str(path)).get("failed", [])
+        assert (len(failed) == 0) if edits is not None else (len(failed) == 2), (who, failed)
