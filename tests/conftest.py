@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from mbrl_helpers.grading import autograde as grading
 from mbrl_helpers.grading.course import notebook_names
-from mbrl_helpers.grading.mutants import write_samples
+from mbrl_helpers.grading.mutants import Mutant, own_cells, touched, write_packed
 from mbrl_helpers.grading.nbgrader_course import GradingConfig
 from mbrl_helpers.grading.submissions import collect
 
@@ -39,22 +39,37 @@ def root() -> Path:
 def graded_batch(tmp_path_factory) -> dict:
     """Reference, blank and mutant submissions of every notebook, autograded in one batch.
 
-    Returns ``{"records": {(student, notebook): GradeRecord}, "mutants": {(student,
-    notebook): Mutant}, "out": Path}``.
+    Mutants are packed (:func:`mbrl_helpers.grading.mutants.pack`): one submission holds
+    several mutants of different exercises whose cells do not overlap, so the harness grades a
+    few dozen notebooks where it would grade hundreds. Returns ``{"records": {(student,
+    notebook): GradeRecord}, "slots": {(mutant id, notebook): Slot}, "out": Path}``.
     """
     work = tmp_path_factory.mktemp("harness")
     names = harness_names()
-    mutants = {}
+    slots, pages = {}, ["reference", "blank"]
     for name in names:
-        for student, mutant in write_samples(ROOT, name, work / "submissions").items():
-            mutants[(student, name)] = mutant
-    subs = [s for s in collect(work / "submissions", names)  # one notebook per mutant student
+        own = own_cells(ROOT, name)
+        for student, group in write_packed(ROOT, name, work / "submissions").items():
+            union = set().union(*(touched(m, own) for m in group))
+            for mutant in group:
+                slots[(f"mutant{name[:2]}-{mutant.name}", name)] = Slot(
+                    student, mutant, touched(mutant, own), union)
+            if any(m.demo for m in group):
+                pages.append(student)  # failing verdict messages for the feedback checks
+    subs = [s for s in collect(work / "submissions", names)  # one notebook per student
             if not (s.problem or "").startswith("missing")]
-    # feedback pages for the reference, the blank release and the demo mutants (failing
-    # verdict messages of every notebook): writing one for each of hundreds of mutants costs
-    # minutes and shows nothing new
-    pages = ("reference", "blank", *(s for (s, _), m in mutants.items() if m.demo))
     records = grading.autograde(ROOT, subs, work / "out", jobs=JOBS, progress=False,
-                                settings=replace(SETTINGS, feedback_only=pages))
+                                settings=replace(SETTINGS, feedback_only=tuple(pages)))
     return {"records": {(r.student, r.assignment): r for r in records},
-            "mutants": mutants, "out": work / "out"}
+            "slots": slots, "out": work / "out"}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where the harness graded one mutant: its pack's student id, the graded cells this
+    mutant may affect, and those any mutant of the pack may affect."""
+
+    student: str
+    mutant: Mutant
+    touched: set[str]
+    pack_touched: set[str]

@@ -44,13 +44,20 @@ def test_blank_release_scores_zero(graded_batch, name):
 
 @pytest.mark.parametrize(("name", "student"), MUTANT_CASES, ids=[s for _, s in MUTANT_CASES])
 def test_mutant_loses_exactly_its_cells(graded_batch, name, student):
-    mutant = graded_batch["mutants"][(student, name)]
-    scores = _scores(graded_batch, student, name)
+    """A mutant graded in a pack: among the cells it may affect (its exercises' tests and its
+    ``fails``), it loses exactly its ``fails``; the pack loses no cell none of its mutants may
+    affect."""
+    slot = graded_batch["slots"][(student, name)]
+    scores = _scores(graded_batch, slot.student, name)
     points = dict(graded_cells(ROOT, name))
     lost = {cell for cell, pts in points.items() if scores.get(cell, 0.0) < pts}
-    assert lost == mutant.fails, (
-        f"{student}: expected to lose {sorted(mutant.fails)}, lost {sorted(lost)}")
-    partial = {c: scores[c] for c in lost if 0 < scores[c] < points[c]}
+    mine = lost & slot.touched
+    assert mine == slot.mutant.fails, (
+        f"{student} (graded in {slot.student}): expected to lose {sorted(slot.mutant.fails)}, "
+        f"lost {sorted(mine)}")
+    stray = lost - slot.pack_touched
+    assert not stray, f"{slot.student} lost cells none of its mutants should affect: {stray}"
+    partial = {c: scores[c] for c in mine if 0 < scores[c] < points[c]}
     assert not partial, f"{student}: partial credit in {partial}"
 
 

@@ -80,8 +80,8 @@ def load_mutants(root: Path, name: str) -> list[Mutant]:
     return list(mutants.values())
 
 
-def _blank_one(root: Path, name: str, builds_on: dict) -> list[Mutant]:
-    """One mutant per exercise (solution cell) with only that exercise blank."""
+def own_cells(root: Path, name: str) -> dict[str, set[str]]:
+    """Each exercise's own tests: the graded cells between its solution cell and the next."""
     source = nbformat.read(root / SOLUTIONS / f"{name}.ipynb", as_version=4)
     own: dict[str, set[str]] = {}
     current = None
@@ -92,6 +92,12 @@ def _blank_one(root: Path, name: str, builds_on: dict) -> list[Mutant]:
             own[current] = set()
         elif meta.get("grade") and current is not None:
             own[current].add(meta["grade_id"])
+    return own
+
+
+def _blank_one(root: Path, name: str, builds_on: dict) -> list[Mutant]:
+    """One mutant per exercise (solution cell) with only that exercise blank."""
+    own = own_cells(root, name)
     unknown = set(builds_on) - set(own)
     if unknown:
         raise CourseError(f"{name}: [blank_one] names unknown exercises {sorted(unknown)}")
@@ -149,6 +155,53 @@ def build(
             text = solution_source(cell.source)
         targets[grade_id].source = text
     return submission
+
+
+def touched(mutant: Mutant, own: dict[str, set[str]]) -> set[str]:
+    """The graded cells a mutant may affect: its ``fails`` and its exercises' own tests."""
+    return set(mutant.fails).union(*(own.get(cell, set()) for cell in mutant.edits))
+
+
+def pack(mutants: list[Mutant], own: dict[str, set[str]]) -> list[list[Mutant]]:
+    """Group mutants into few submissions: in each, the mutants edit different cells and
+    touch disjoint graded cells (:func:`touched`), so each one's loss can be read off its own
+    cells. Blank-one mutants stay alone: they prove that exercises are independent, which is
+    what makes packing the others sound."""
+    slots: list[tuple[list[Mutant], set[str], set[str]]] = []
+    # first fit, widest first (a mutant costing cells of later exercises is the hardest to
+    # place); the order is deterministic, so the packs are the same on every run
+    for mutant in sorted(mutants, key=lambda m: (-len(touched(m, own)), m.name)):
+        cells, edits = touched(mutant, own), set(mutant.edits)
+        alone = mutant.name.startswith(BLANK_PREFIX)
+        slot = None if alone else next(
+            (s for s in slots if s[0] and not s[0][0].name.startswith(BLANK_PREFIX)
+             and not cells & s[1] and not edits & s[2]), None)
+        if slot is None:
+            slots.append(([mutant], set(cells), set(edits)))
+        else:
+            slot[0].append(mutant)
+            slot[1].update(cells)
+            slot[2].update(edits)
+    return [s[0] for s in slots]
+
+
+def write_packed(root: Path, name: str, folder: Path) -> dict[str, list[Mutant]]:
+    """Write reference, blank and the mutants packed by :func:`pack` (``mutantNN-packK``).
+
+    Returns the mutants of each pack by student id.
+    """
+    packs = pack(load_mutants(root, name), own_cells(root, name))
+    samples: dict[str, dict | None] = {"reference": {}, "blank": None}
+    by_student: dict[str, list[Mutant]] = {}
+    for k, group in enumerate(packs):
+        student = f"mutant{name[:2]}-pack{k:02d}"
+        samples[student] = {cell: edit for m in group for cell, edit in m.edits.items()}
+        by_student[student] = group
+    for student, edits in samples.items():
+        target = folder / student / f"{name}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(build(root, name, edits), target)
+    return by_student
 
 
 def write_samples(
