@@ -77,7 +77,7 @@ def assert_close(
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
         where = f" at index {index}" if exp.ndim else ""
         raise AssertionError(
-            f"{name} is wrong{where}: got {act[index]!r}, expected {exp[index]!r} "
+            f"{name} is wrong{where}: got {float(act[index])!r}, expected {float(exp[index])!r} "
             f"({int(wrong.sum())} of {wrong.size} entries differ)"
         )
 

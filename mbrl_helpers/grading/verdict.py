@@ -233,10 +233,11 @@ class Observations:
     def explain(self, message: str) -> str:
         """``message``, with a note naming each earlier exercise this one builds on that
         did not pass its own tests."""
-        notes = [exercise for exercise, cells in self.prerequisites
+        notes = [exercise if exercise.startswith("your ") else f"your {exercise}"
+                 for exercise, cells in self.prerequisites
                  if any(self.earlier.get(c) is False for c in cells)]
         if notes:
-            message += (" (This exercise uses your " + " and ".join(notes)
+            message += (" (This exercise uses " + " and ".join(notes)
                         + ", which did not pass its own tests: fix that first.)")
         return message
 
