@@ -186,11 +186,16 @@ def pack(mutants: list[Mutant], own: dict[str, set[str]]) -> list[list[Mutant]]:
 
 
 def write_packed(root: Path, name: str, folder: Path) -> dict[str, list[Mutant]]:
-    """Write reference, blank and the mutants packed by :func:`pack` (``mutantNN-packK``).
+    """Write reference, blank and the mutants packed by :func:`pack` (``mutantNN-packK``);
+    in a notebook without a ``[blank_one]`` table, one mutant per submission.
 
     Returns the mutants of each pack by student id.
     """
-    packs = pack(load_mutants(root, name), own_cells(root, name))
+    mutants = load_mutants(root, name)
+    if any(m.name.startswith(BLANK_PREFIX) for m in mutants):
+        packs = pack(mutants, own_cells(root, name))
+    else:  # no [blank_one] table: nothing proves the exercises independent, so no packing
+        packs = [[m] for m in mutants]
     samples: dict[str, dict | None] = {"reference": {}, "blank": None}
     by_student: dict[str, list[Mutant]] = {}
     for k, group in enumerate(packs):
