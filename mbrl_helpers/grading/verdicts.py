@@ -54,7 +54,7 @@ RESOURCE = "mbrl_verdicts"
 #: trust III"): a notebook without any verdict block is still scored by nbgrader's output
 #: rules. tests/test_verdicts.py holds every other course notebook to a verdict per graded
 #: test cell, and these to none.
-LEGACY = ("02_shooting_and_cem", "05_learning_dynamics", "07_model_based_policy_learning")
+LEGACY = ("05_learning_dynamics", "07_model_based_policy_learning")
 
 
 def graded_test_cell(cell) -> bool:
