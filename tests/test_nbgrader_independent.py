@@ -1,5 +1,10 @@
-"""An independent check with nbgrader's own command line (none of mbrl_helpers' grading code):
-the solution of notebook 00 gets full marks and its release gets zero."""
+"""An independent check with nbgrader's own command line.
+
+Points are decided outside the student's kernel (verdicts), so nbgrader's own `autograde` alone
+gives a converted notebook nothing (tests/test_verdicts.py checks that). What must hold instead:
+the course directory that `mbrl-course autograde --course-dir` keeps is a regular nbgrader course,
+and nbgrader's own `export`, with none of mbrl_helpers' code, reads from its gradebook the
+solution's full marks and the release's zero, the same totals as the course's grades.csv."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from mbrl_helpers.grading.cli import main
 
 NB = "00_course_tour"
 
@@ -20,22 +27,28 @@ def _nbgrader(course: Path, *args: str) -> None:
                    env=env, check=True, capture_output=True, text=True, timeout=600)
 
 
-def test_plain_nbgrader_gives_solution_full_marks_and_release_zero(root, tmp_path):
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_nbgrader_export_reads_the_course_gradebook(root, tmp_path):
+    folder = tmp_path / "class"
+    for student, source in [("solution", root / "solutions"), ("release", root / "notebooks")]:
+        (folder / student).mkdir(parents=True)
+        shutil.copy(source / f"{NB}.ipynb", folder / student)
     course = tmp_path / "course"
-    (course / "source" / NB).mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(
-        'c = get_config()\nc.CourseDirectory.course_id = "independent"\n')
-    shutil.copy(root / "solutions" / f"{NB}.ipynb", course / "source" / NB)
-    _nbgrader(course, "generate_assignment", NB, "--force")
-    for student, source in [("solution", course / "source" / NB),
-                            ("release", course / "release" / NB)]:
-        target = course / "submitted" / student / NB
-        target.mkdir(parents=True)
-        shutil.copy(source / f"{NB}.ipynb", target)
-    _nbgrader(course, "autograde", NB, "--force")
-    _nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"))
-    with open(tmp_path / "grades.csv", newline="") as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    code = main(["--root", str(root), "--quiet", "autograde", str(folder), "--assignment", NB,
+                 "--out", str(tmp_path / "out"), "--course-dir", str(course)])
+    assert code == 0
+
+    _nbgrader(course, "export", "--to", str(tmp_path / "nbgrader.csv"))
+    rows = {row["student_id"]: row for row in _csv(tmp_path / "nbgrader.csv")}
+    assert set(rows) == {"solution", "release"}
     assert float(rows["solution"]["max_score"]) > 0
     assert float(rows["solution"]["score"]) == float(rows["solution"]["max_score"])
     assert float(rows["release"]["score"]) == 0.0
+
+    ours = {row["student"]: row for row in _csv(tmp_path / "out" / "grades.csv")}
+    for student in ("solution", "release"):
+        assert float(ours[student][f"{NB}:total"]) == float(rows[student]["score"])
