@@ -50,11 +50,11 @@ _END = re.compile(r"^\s*#+\s*END VERDICT\s*$")
 #: Metadata key of a graded cell's verdict in the autograded notebook.
 META = "mbrl_verdict"
 RESOURCE = "mbrl_verdicts"
-#: Notebooks whose tests are not yet split into probes and verdicts (issue "Grading you can
-#: trust III"): a notebook without any verdict block is still scored by nbgrader's output
-#: rules. tests/test_verdicts.py holds every other course notebook to a verdict per graded
-#: test cell, and these to none.
-LEGACY = ("05_learning_dynamics", "07_model_based_policy_learning")
+#: Notebooks whose tests are not yet split into probes and verdicts: a notebook without any
+#: verdict block would still be scored by nbgrader's output rules. Every course notebook is
+#: converted, so this is empty; tests/test_verdicts.py holds every notebook not listed here to a
+#: verdict per graded test cell, and a listed one to none.
+LEGACY: tuple[str, ...] = ()
 
 
 def graded_test_cell(cell) -> bool:

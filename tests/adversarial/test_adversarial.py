@@ -11,9 +11,7 @@ Under CI the batch runs in the bubblewrap sandbox (``--sandbox bwrap``).
 from __future__ import annotations
 
 import csv
-import glob
 import html.parser
-import os
 import shutil
 import subprocess
 import tempfile
@@ -85,14 +83,27 @@ def _gradebook(course: Path, students: tuple[str, ...]) -> dict:
     return rows
 
 
-def _kernels_alive() -> list[str]:
+def _kernels_alive(scratch: Path) -> list[str]:
+    """Processes of this batch still running: its kernels' and sandboxes' command lines name
+    their folders, which lie in the batch's own temporary folder."""
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in ps.splitlines() if "mbrl-kernel-" in line or "bwrap" in line]
+    return [line for line in ps.splitlines() if str(scratch) in line]
 
 
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory) -> dict:
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "mbrl-*")))
+    # The batch gets a temporary folder of its own, so that what it leaves behind is told apart
+    # from other grading runs on the same machine.
+    scratch = tmp_path_factory.mktemp("scratch")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(scratch))
+        mp.setattr(tempfile, "tempdir", str(scratch))
+        result = _batches(tmp_path_factory, scratch)
+    return result
+
+
+def _batches(tmp_path_factory, scratch: Path) -> dict:
+    assert tempfile.gettempdir() == str(scratch)
     control = tmp_path_factory.mktemp("control-class")
     write_samples(ROOT, NB, control, demo_only=True)  # reference, blank, partly_wrong
     attacked = tmp_path_factory.mktemp("adversarial-class")
@@ -107,8 +118,8 @@ def batches(tmp_path_factory) -> dict:
         "out": work / "attacked",
         "books": [_gradebook(work / name, NORMAL) for name in ("control-course",
                                                                "attacked-course")],
-        "alive": _kernels_alive(),
-        "left": set(glob.glob(os.path.join(tempfile.gettempdir(), "mbrl-*"))) - before,
+        "alive": _kernels_alive(scratch),
+        "left": {p.name for p in scratch.glob("mbrl-*")},
     }
     return result
 
