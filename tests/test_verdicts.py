@@ -41,7 +41,7 @@ def test_plain_values_round_trip():
 
 def test_arrays_keep_dtype_shape_and_bits():
     for value in [np.arange(6, dtype=np.float32).reshape(2, 3), np.array([np.nan, 1e-300]),
-                  np.array([True, False]), np.zeros((0, 4), dtype=np.int64)]:
+                  np.array([True, False]), np.zeros((0, 4), dtype=np.int64), np.array(2.5)]:
         back = _roundtrip(value)
         assert back.dtype == value.dtype and back.shape == value.shape
         assert np.array_equal(back, value, equal_nan=True)
@@ -50,6 +50,10 @@ def test_arrays_keep_dtype_shape_and_bits():
     tensor = _roundtrip(torch.ones(2, 2, dtype=torch.float64, requires_grad=True))
     assert isinstance(tensor, Tensor) and tensor.torch_dtype == "torch.float64"
     assert tensor.requires_grad and tensor.shape == (2, 2)
+    assert _roundtrip(torch.tensor(1.5)).shape == ()  # a 0-d tensor stays 0-d
+    for value in [np.array("text"), np.array([["a", None]], dtype=object)]:  # kept item by item
+        back = _roundtrip(value)
+        assert back.shape == value.shape and back.tolist() == value.tolist()
 
 
 def test_rigged_objects_are_recorded_by_what_they_are():

@@ -52,11 +52,12 @@ def _type_name(value) -> str:
 def _bytes(array) -> dict:
     import numpy as np
 
+    shape = list(np.shape(array))  # before ascontiguousarray, which makes a 0-d array 1-d
     array = np.ascontiguousarray(array)
     if array.dtype.kind not in "biufc":
         return {"$seq": [encode(x, 1) for x in array.ravel().tolist()[:MAX_ITEMS]],
-                "shape": list(array.shape), "dtype": str(array.dtype)}
-    return {"dtype": array.dtype.str, "shape": list(array.shape),
+                "shape": shape, "dtype": str(array.dtype)}
+    return {"dtype": array.dtype.str, "shape": shape,
             "b64": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
