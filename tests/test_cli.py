@@ -102,3 +102,15 @@ def test_missing_repository_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["--root", str(tmp_path), "release", "--check"]) == 2
     assert "no course repository found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--quiet", "--root", "R", "autograde", "S"],
+                                  ["autograde", "S", "--quiet", "--root", "R"],
+                                  ["--root", "R", "autograde", "--quiet", "S"]])
+def test_global_options_go_before_or_after_the_command(argv):
+    from mbrl_helpers.grading.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.quiet, args.root, args.submissions) == (True, "R", "S")
+    plain = build_parser().parse_args(["release"])
+    assert (plain.quiet, plain.root) == (False, None)

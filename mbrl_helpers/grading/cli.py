@@ -144,17 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mbrl-course", description="Release, execute and autograde the MBRL course notebooks."
     )
-    parser.add_argument("--root", help="the course repository (default: found from the cwd)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    # The global options are accepted before or after the command (`mbrl-course --quiet
+    # autograde ...` and `mbrl-course autograde ... --quiet`); a subcommand's copy is SUPPRESSed
+    # by default so that it does not overwrite what was given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    for target, default in [(parser, None), (common, argparse.SUPPRESS)]:
+        target.add_argument("--root", default=default,
+                            help="the course repository (default: found from the cwd)")
+        target.add_argument("--quiet", action="store_true",
+                            default=False if default is None else default,
+                            help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader)")
+    p = sub.add_parser("release", parents=[common],
+                       help="regenerate notebooks/ from solutions/ (nbgrader)")
     p.add_argument("notebooks", nargs="*", help="notebook names or number prefixes (default: all)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; fail if notebooks/ is stale or leaks solutions")
     p.set_defaults(func=_cmd_release)
 
-    p = sub.add_parser("execute", help="run solution notebooks and keep their outputs")
+    p = sub.add_parser("execute", parents=[common],
+                       help="run solution notebooks and keep their outputs")
     p.add_argument("notebooks", nargs="*", help="notebook names or number prefixes (default: all)")
     p.add_argument("--fast", action="store_true", help="fast mode (small demos), as under nbgrader")
     p.add_argument("--no-write", action="store_true", help="only check that they run")
@@ -179,14 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "included (default 0: 4 times the reference solution's measured "
                             "autograde time, at least 60)")
 
-    p = sub.add_parser("autograde", help="grade a class: folder or LMS zip -> grades.csv")
+    p = sub.add_parser("autograde", parents=[common],
+                       help="grade a class: folder or LMS zip -> grades.csv")
     p.add_argument("submissions", help="folder (a subfolder or name prefix per student) or .zip")
     p.add_argument("--assignment", help="grade only this notebook (name or number)")
     p.add_argument("--course-dir", help="persistent nbgrader course directory (default: temporary)")
     grading_options(p, "autograde_results")
     p.set_defaults(func=_cmd_autograde)
 
-    p = sub.add_parser("demo", help="release, make sample submissions, autograde, print scores")
+    p = sub.add_parser("demo", parents=[common],
+                       help="release, make sample submissions, autograde, print scores")
     p.add_argument("--notebook", default="00", help="notebook to demonstrate (default: 00)")
     grading_options(p, "mbrl-course-demo")
     p.set_defaults(func=_cmd_demo)
