@@ -4,6 +4,7 @@ persistent course directory receives every worker's grades."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from mbrl_helpers.grading import autograde as grading
 from mbrl_helpers.grading.mutants import write_samples
@@ -96,3 +97,25 @@ def test_a_malformed_record_costs_only_its_line(tmp_path):
                        + grading.json.dumps(grading.asdict(grading.GradeRecord("eve", NB))))
     found = grading._read_records(results, shard)
     assert list(found) == [("bob", NB)] and found[("bob", NB)].score == 3.0
+
+
+def test_gradebook_schema_revision_is_the_one_alembic_reports(tmp_path):
+    """nbgrader's own way (the `alembic heads` command) and the in-process read agree, and a
+    gradebook created through the course's API is stamped with it."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from mbrl_helpers.grading.nbgrader_course import gradebook_schema_revision
+
+    alembic = str(Path(sys.executable).parent / "alembic")
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        heads = subprocess.check_output([alembic, "-c", ini, "heads"], text=True)
+    assert heads.split()[0] == gradebook_schema_revision()
+    api = make_api(tmp_path)
+    api.gradebook.close()
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        stamped = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert stamped == [(gradebook_schema_revision(),)]

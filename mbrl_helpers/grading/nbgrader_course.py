@@ -8,6 +8,7 @@ release and grade the course week by week.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -80,6 +81,28 @@ def _ensure_tools_on_path() -> None:
         os.environ["PATH"] = scripts + os.pathsep + path
 
 
+@functools.lru_cache(maxsize=1)
+def gradebook_schema_revision() -> str:
+    """The newest revision of nbgrader's gradebook schema, read from its migration scripts."""
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+
+
+def _read_schema_revision_in_process() -> None:
+    """Make nbgrader read the schema revision in this process.
+
+    nbgrader's ``Gradebook`` stamps a new gradebook with that revision, which it gets by running
+    the ``alembic`` command in a subprocess: 4 to 7 s on the course machine, paid by every
+    grading worker's course directory. Reading the same migration scripts here takes 0.1 s.
+    ``tests/test_grading.py`` checks that both give the same revision.
+    """
+    import nbgrader.api
+
+    nbgrader.api.get_alembic_version = gradebook_schema_revision
+
+
 def make_api(
     course_dir: Path,
     settings: GradingConfig | None = None,
@@ -103,6 +126,7 @@ def make_api(
     from mbrl_helpers.grading.feedback import FeedbackExporter, feedback_preprocessors
 
     _ensure_tools_on_path()
+    _read_schema_revision_in_process()
     settings = settings or GradingConfig()
     config = Config()
     config.CourseDirectory.root = str(course_dir)
