@@ -8,13 +8,16 @@ with their own course directories (so SQLite never sees two writers), and a CSV.
 
 from __future__ import annotations
 
+import ast
 import csv
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +29,7 @@ from mbrl_helpers.grading.gradebook_merge import merge_workers
 from mbrl_helpers.grading.integrity import preload_modules, review
 from mbrl_helpers.grading.metadata import UnmatchedNotebook, repair_metadata
 from mbrl_helpers.grading.nbgrader_course import (
+    VERDICTS,
     GradingConfig,
     make_api,
     prepare_course_dir,
@@ -156,6 +160,7 @@ def grade_shard(
     """
     names = sorted({s.assignment for s in subs if s.assignment and not s.problem})
     prepare_course_dir(course_dir, root, names, settings)
+    _import_in_background(course_dir / VERDICTS, names)
     report_dir = results.parent / f"{results.stem}-reports"
     report_dir.mkdir(exist_ok=True)
     secret = [str(root / d) for d in (SOLUTIONS, "tests", ".git")]
@@ -176,6 +181,39 @@ def grade_shard(
                                          status=f"grader error: {type(err).__name__}: {err}")
             sink.write(json.dumps(asdict(record)) + "\n")
             sink.flush()
+
+
+def _import_in_background(verdict_dir: Path, names: list[str]) -> None:
+    """Import what the verdicts of ``names`` import (torch: 2 to 3 s) in a thread, while the
+    first kernel starts and runs; the verdicts then find the modules loaded. Python's import
+    lock makes a verdict that gets there first wait for the same import, not repeat it."""
+    modules: set[str] = set()
+    for name in names:
+        try:
+            blocks = json.loads((verdict_dir / f"{name}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        for block in blocks.values():
+            try:
+                tree = ast.parse(block)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules.update(a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    modules.add(node.module)
+    missing = sorted(m for m in modules if m not in sys.modules)
+    if missing:
+        threading.Thread(target=_import_quietly, args=(missing,), daemon=True).start()
+
+
+def _import_quietly(modules: list[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the verdict that needs it reports the failure
+            pass
 
 
 def _shards(subs: list[Submission], jobs: int) -> list[list[Submission]]:
