@@ -73,3 +73,11 @@ def test_preload_imports_torch_dynamo_with_torch(root):
     # student's training loop): it must be loaded before the guard records torch as pristine
     modules = preload_modules(root, ["05_learning_dynamics"])
     assert {"torch", "torch._dynamo"} <= set(modules)
+
+
+def test_imports_lists_absolute_imports_and_survives_bad_code():
+    from mbrl_helpers.grading.integrity import imports
+
+    source = "import a.b, c\nfrom x.y import z as w, q\nfrom . import r\nfrom .s import t\n"
+    assert imports(source) == [("a.b", []), ("c", []), ("x.y", ["z", "q"])]
+    assert imports("def broken(:\n") == []

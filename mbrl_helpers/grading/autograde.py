@@ -8,7 +8,6 @@ with their own course directories (so SQLite never sees two writers), and a CSV.
 
 from __future__ import annotations
 
-import ast
 import csv
 import importlib
 import json
@@ -26,7 +25,7 @@ import nbformat
 
 from mbrl_helpers.grading.course import SOLUTIONS, CourseError
 from mbrl_helpers.grading.gradebook_merge import merge_workers
-from mbrl_helpers.grading.integrity import preload_modules, review
+from mbrl_helpers.grading.integrity import imports, preload_modules, review
 from mbrl_helpers.grading.metadata import UnmatchedNotebook, repair_metadata
 from mbrl_helpers.grading.nbgrader_course import (
     VERDICTS,
@@ -194,15 +193,7 @@ def _import_in_background(verdict_dir: Path, names: list[str]) -> None:
         except (OSError, ValueError):
             continue
         for block in blocks.values():
-            try:
-                tree = ast.parse(block)
-            except SyntaxError:
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    modules.update(a.name for a in node.names)
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    modules.add(node.module)
+            modules.update(module for module, _ in imports(block))
     missing = sorted(m for m in modules if m not in sys.modules)
     if missing:
         threading.Thread(target=_import_quietly, args=(missing,), daemon=True).start()

@@ -21,6 +21,23 @@ from mbrl_helpers.grading.kernel_guard import cell_hash
 PRELOADABLE = ("numpy", "math", "torch")
 
 
+def imports(source: str) -> list[tuple[str, list[str]]]:
+    """``(module, names)`` of every absolute import in ``source``: ``import a.b`` gives
+    ``("a.b", [])``, ``from a import b, c`` gives ``("a", ["b", "c"])``; none if it does not
+    parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
+
+
 def preload_modules(root: Path, names: list[str]) -> list[str]:
     """Protected modules the source notebooks import (so the guard records them pristine)."""
     found: set[str] = {"numpy", "math"}
@@ -29,17 +46,8 @@ def preload_modules(root: Path, names: list[str]) -> list[str]:
         for cell in notebook.cells:
             if cell.cell_type != "code":
                 continue
-            try:
-                tree = ast.parse(cell.source)
-            except SyntaxError:
-                continue
-            for node in ast.walk(tree):
-                modules = []
-                if isinstance(node, ast.Import):
-                    modules = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-                for module in modules:
+            for base, members in imports(cell.source):
+                for module in [base] + [f"{base}.{member}" for member in members]:
                     if module.split(".")[0] in PRELOADABLE or (
                             module.startswith("mbrl_helpers.")
                             and not module.startswith("mbrl_helpers.grading")):
