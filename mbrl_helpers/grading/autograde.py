@@ -159,7 +159,7 @@ def grade_shard(
     """
     names = sorted({s.assignment for s in subs if s.assignment and not s.problem})
     prepare_course_dir(course_dir, root, names, settings)
-    _import_in_background(course_dir / VERDICTS, names)
+    importing = _import_in_background(course_dir / VERDICTS, names)
     report_dir = results.parent / f"{results.stem}-reports"
     report_dir.mkdir(exist_ok=True)
     secret = [str(root / d) for d in (SOLUTIONS, "tests", ".git")]
@@ -180,9 +180,11 @@ def grade_shard(
                                          status=f"grader error: {type(err).__name__}: {err}")
             sink.write(json.dumps(asdict(record)) + "\n")
             sink.flush()
+    if importing:
+        importing.join()  # never exit in the middle of an import
 
 
-def _import_in_background(verdict_dir: Path, names: list[str]) -> None:
+def _import_in_background(verdict_dir: Path, names: list[str]) -> threading.Thread | None:
     """Import what the verdicts of ``names`` import (torch: 2 to 3 s) in a thread, while the
     first kernel starts and runs; the verdicts then find the modules loaded. Python's import
     lock makes a verdict that gets there first wait for the same import, not repeat it."""
@@ -195,8 +197,11 @@ def _import_in_background(verdict_dir: Path, names: list[str]) -> None:
         for block in blocks.values():
             modules.update(module for module, _ in imports(block))
     missing = sorted(m for m in modules if m not in sys.modules)
-    if missing:
-        threading.Thread(target=_import_quietly, args=(missing,), daemon=True).start()
+    if not missing:
+        return None
+    thread = threading.Thread(target=_import_quietly, args=(missing,), daemon=True)
+    thread.start()
+    return thread
 
 
 def _import_quietly(modules: list[str]) -> None:
