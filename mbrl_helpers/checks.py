@@ -16,6 +16,26 @@ import numpy as np
 _NUMERIC = (int, float, np.integer, np.floating, np.bool_)
 
 
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def _untorch(x: Any) -> Any:
+    """Torch tensors, also inside lists and tuples, as NumPy arrays (detached, on the CPU)."""
+    if _is_torch(x):
+        return x.detach().cpu().numpy()
+    if isinstance(x, (list, tuple)):
+        return [_untorch(v) for v in x]
+    return x
+
+
+def _is_number(v: Any) -> bool:
+    """A Python or NumPy number, or a 0-d real array (a loss kept as ``torch.tensor(0.5)``)."""
+    if isinstance(v, _NUMERIC):
+        return True
+    return isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "biuf"
+
+
 def as_float_array(x: Any, name: str, shape: Sequence[int] | None = None) -> np.ndarray:
     """Convert ``x`` to a float64 array, checking that it is numeric and has ``shape``.
 
@@ -24,8 +44,7 @@ def as_float_array(x: Any, name: str, shape: Sequence[int] | None = None) -> np.
     """
     if x is None:
         raise AssertionError(f"{name} is None: did you forget to return a value?")
-    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+    x = _untorch(x)
     if isinstance(x, (str, bytes)):
         raise AssertionError(f"{name} must be numeric, got a {type(x).__name__}")
     if not isinstance(x, _NUMERIC + (list, tuple, np.ndarray)):
@@ -37,9 +56,10 @@ def as_float_array(x: Any, name: str, shape: Sequence[int] | None = None) -> np.
             items = np.array(x, dtype=object).ravel()
         except ValueError as err:
             raise AssertionError(f"{name} is not a regular array: {err}") from None
-        odd = next((v for v in items if not isinstance(v, _NUMERIC)), None)
-        if odd is not None:
-            raise AssertionError(f"{name} contains a {type(odd).__name__}, not a number")
+        odd = [v for v in items if not _is_number(v)][:1]
+        if odd:
+            what = "None" if odd[0] is None else f"a {type(odd[0]).__name__}"
+            raise AssertionError(f"{name} contains {what}, not a number")
     try:
         arr = np.array(x, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as err:

@@ -30,11 +30,20 @@ class _Rigged:
     (None, "is None"), ("abc", "must be numeric"), ([[1, 2], [3]], "contains a list"),
     (object(), "not numeric"), (_Rigged(), "not numeric: got a _Rigged"),
     ([1.0, _Rigged()], "contains a _Rigged"), (np.array([_Rigged()], dtype=object), "contains"),
-    (1 + 2j, "not numeric"),
+    (1 + 2j, "not numeric"), ([1.0, None], "contains None"),
 ])
 def test_as_float_array_rejects_non_numbers(value, message):
     with pytest.raises(AssertionError, match=message):
         as_float_array(value, "x")
+
+
+def test_lists_of_scalar_tensors_are_numbers():
+    """A list of 0-d tensors (losses kept as tensors, some with a graph) reads as numbers, as a
+    verdict's decoded 0-d arrays do."""
+    torch = pytest.importorskip("torch")
+    values = [torch.tensor(1.5), torch.tensor(0.5, requires_grad=True) * 1, np.array(2.0)]
+    assert as_float_array(values, "x").tolist() == [1.5, 0.5, 2.0]
+    assert as_float_array((torch.tensor([1.0, 2.0]), [3, 4]), "x").shape == (2, 2)
 
 
 def test_shape_and_scalar_messages():
