@@ -85,10 +85,6 @@ def test_every_graded_cell_is_proven_by_a_mutant(name):
 def test_converted_notebooks_have_mutants_and_alternatives(name):
     """Notebooks graded by verdicts carry at least six plausible mistakes per exercise on
     average, and correct solutions written another way (``fails = []``) that keep full marks."""
-    from mbrl_helpers.grading.verdicts import LEGACY
-
-    if name in LEGACY:
-        pytest.skip(f"{name} is not converted to verdicts yet")
     import nbformat
 
     source = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)

@@ -166,6 +166,8 @@ def test_verdicts_are_stripped_and_required():
         strip_verdicts(nbformat.v4.new_notebook(cells=[
             _graded("### BEGIN VERDICT\ndef verdict(obs): pass\n### END VERDICT"),
             _graded("x = 1", "t2")]), "demo")
+    with pytest.raises(CourseError, match="no verdict block"):  # no fallback to nbgrader's rules
+        strip_verdicts(nbformat.v4.new_notebook(cells=[_graded("x = 1")]), "demo")
     with pytest.raises(CourseError, match="must end the cell"):
         strip_verdicts(nbformat.v4.new_notebook(cells=[
             _graded("### BEGIN VERDICT\ndef verdict(obs): pass\n### END VERDICT\nx = 1")]))
@@ -219,19 +221,16 @@ def test_plain_nbgrader_autograde_gives_no_points(tmp_path):
     assert errors and all(NOT_GRADED_HERE in o.evalue for o in errors)
 
 
-def test_every_converted_notebook_has_a_verdict_per_graded_cell():
+def test_every_notebook_has_a_verdict_per_graded_cell():
     from mbrl_helpers.grading.course import notebook_names
-    from mbrl_helpers.grading.verdicts import LEGACY, graded_test_cell
+    from mbrl_helpers.grading.verdicts import graded_test_cell
 
     for name in notebook_names(ROOT):
         nb = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
         cells = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if graded_test_cell(c)}
         verdicts = strip_verdicts(nb, name)
-        if name in LEGACY:
-            assert verdicts == {}, f"{name} has verdicts: take it off verdicts.LEGACY"
-        else:
-            assert set(verdicts) == cells, f"{name}: cells without a verdict"
-            compile_verdicts(verdicts, name)
+        assert set(verdicts) == cells, f"{name}: cells without a verdict"
+        compile_verdicts(verdicts, name)
 
 
 def test_students_validate_runs_the_visible_checks(tmp_path):

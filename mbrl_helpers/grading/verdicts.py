@@ -50,11 +50,6 @@ _END = re.compile(r"^\s*#+\s*END VERDICT\s*$")
 #: Metadata key of a graded cell's verdict in the autograded notebook.
 META = "mbrl_verdict"
 RESOURCE = "mbrl_verdicts"
-#: Notebooks whose tests are not yet split into probes and verdicts: a notebook without any
-#: verdict block would still be scored by nbgrader's output rules. Every course notebook is
-#: converted, so this is empty; tests/test_verdicts.py holds every notebook not listed here to a
-#: verdict per graded test cell, and a listed one to none.
-LEGACY: tuple[str, ...] = ()
 
 
 def graded_test_cell(cell) -> bool:
@@ -85,21 +80,19 @@ def split_verdict(source: str, where: str = "cell") -> tuple[str, str | None]:
 def strip_verdicts(notebook: NotebookNode, name: str = "notebook") -> dict[str, str]:
     """Remove every verdict block from ``notebook`` (in place); return them by grade id.
 
-    A notebook without any verdict block returns ``{}``: it is still graded by nbgrader's
-    own rules (:data:`LEGACY`), until its tests are converted.
+    Every graded test cell needs one: nothing falls back to nbgrader's rules, which would let
+    the student's kernel decide the points.
 
     Raises:
-        CourseError: a graded test cell without a verdict (in a notebook that has verdicts),
-            or a verdict block outside a graded test cell.
+        CourseError: a graded test cell without a verdict, or a verdict block outside a
+            graded test cell.
     """
     found: dict[str, str] = {}
-    legacy = not any(_BEGIN.match(line) for cell in notebook.cells
-                     for line in cell.source.splitlines())
     for cell in notebook.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "?")
         where = f"{name}: cell {grade_id}"
         source, block = split_verdict(cell.source, where)
-        if graded_test_cell(cell) and block is None and not legacy:
+        if graded_test_cell(cell) and block is None:
             raise CourseError(f"{where} is graded but has no verdict block")
         if block is not None and not graded_test_cell(cell):
             raise CourseError(f"{where}: only graded test cells have a verdict")
@@ -181,9 +174,6 @@ class ApplyVerdicts(Preprocessor):
         except (OSError, ValueError, CourseError) as err:
             blocks, functions = None, {}
             self.log.error("no verdicts for %s: %s", name, err)
-        if blocks == {}:
-            resources[RESOURCE] = None  # scored by nbgrader's rules (see LEGACY)
-            return nb, resources
         results: dict[str, bool] = {}
         for cell in nb.cells:
             if not graded_test_cell(cell):
@@ -215,12 +205,12 @@ class VerdictGrades(SaveAutoGrades):
     (full points or none), never from the cell's outputs."""
 
     def _add_score(self, cell, resources):
-        if not graded_test_cell(cell) or resources.get(RESOURCE, {}) is None:
+        if not graded_test_cell(cell):
             return super()._add_score(cell, resources)
         grade_id = cell.metadata["nbgrader"]["grade_id"]
         grade = self.gradebook.find_grade(grade_id, self.notebook_id, self.assignment_id,
                                           self.student_id)
-        passed = resources.get(RESOURCE, {}).get(grade_id) is True
+        passed = (resources.get(RESOURCE) or {}).get(grade_id) is True
         grade.auto_score = float(cell.metadata["nbgrader"]["points"]) if passed else 0.0
         grade.needs_manual_grade = grade.manual_score is not None
         self.gradebook.db.commit()
