@@ -3,7 +3,8 @@
 Each module serves one concern; every public helper's docstring names the notebook
 that introduces it.
 
-* :mod:`mbrl_helpers.runtime` - fast mode, seeding, quiet warnings (notebook 00).
+* :mod:`mbrl_helpers.runtime` - fast mode, seeding, quiet warnings (notebook 00), progress
+  bars for long experiments (notebook 02).
 * :mod:`mbrl_helpers.checks` - small assertion helpers used by visible tests (notebook 00).
 * :mod:`mbrl_helpers.pendulum` - exact batched ``Pendulum-v1`` dynamics and reward (notebook 01).
 * :mod:`mbrl_helpers.tabular`, :mod:`mbrl_helpers.tabular_plots`,
@@ -17,12 +18,21 @@ that introduces it.
 * :mod:`mbrl_helpers.toy_regression` - the 1-D regression toy for uncertainty (notebook 06).
 
 The ``mbrl-course`` command (release, execute, autograde) lives in the subpackage
-:mod:`mbrl_helpers.grading`, which the notebooks never import.
+:mod:`mbrl_helpers.grading`; of it, the notebooks import only the probe of their test cells
+(:mod:`mbrl_helpers.grading.probe`, which records what a student's code returns).
 """
 
-from mbrl_helpers.runtime import fast_mode, pick, seed_everything, silence_known_warnings
+from mbrl_helpers.runtime import (
+    fast_mode,
+    pick,
+    progress,
+    seed_everything,
+    silence_known_warnings,
+)
 
 __version__ = "0.1.0"
-__all__ = ["fast_mode", "pick", "seed_everything", "silence_known_warnings", "__version__"]
+__all__ = [
+    "fast_mode", "pick", "progress", "seed_everything", "silence_known_warnings", "__version__",
+]
 
 silence_known_warnings()

@@ -4,7 +4,7 @@ Introduced in notebook ``05_learning_dynamics`` (MBRL v0.5, v1.0 and v1.5). The 
 its normalization, its training and the planning loops are the notebook's exercises and
 do not live here; this module only stores and collects data.
 
-States are the pendulum's ``s = (θ, θ̇)`` recovered from observations with
+States are the pendulum's ``s = (θ, θ_dot)`` recovered from observations with
 :func:`mbrl_helpers.pendulum.state_from_obs` (θ in ``(-π, π]``); actions are ``(1,)``
 torques. Every transition ``(s, a, s')`` is one real environment step.
 """

@@ -4,7 +4,7 @@ Introduced in notebook ``01_open_vs_closed_loop`` (experiment "open loop vs repl
 The world is :mod:`mbrl_helpers.pendulum` plus a random kick to the angular velocity after
 every step,
 
-    s_{t+1} = f(s_t, a_t) + (0, w_t),   w_t ~ N(0, sigma^2),   θ̇ clipped to [-8, 8].
+    s_{t+1} = f(s_t, a_t) + (0, w_t),   w_t ~ N(0, sigma^2),   θ_dot clipped to [-8, 8].
 
 The noise is passed in as an array ``(E, T)`` (one row per episode), so open-loop and
 closed-loop controllers can be compared on exactly the same disturbances.
@@ -74,7 +74,7 @@ def plan_exhaustive(
 
 
 def noisy_step(state: np.ndarray, action: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """One step of the noisy world: ``f(s, a)`` plus ``noise (E,)`` on θ̇ (then clipped)."""
+    """One step of the noisy world: ``f(s, a)`` plus ``noise (E,)`` on θ_dot (then clipped)."""
     nxt = pendulum.step(state, action)
     thdot = np.clip(nxt[..., 1] + noise, -pendulum.MAX_SPEED, pendulum.MAX_SPEED)
     return np.stack([nxt[..., 0], thdot], -1)
@@ -95,7 +95,7 @@ def run_open_loop(s0, actions, noise) -> tuple[np.ndarray, np.ndarray, np.ndarra
     Args:
         s0: start state ``(2,)`` or ``(E, 2)``.
         actions: the plan ``(T, 1)`` (the same for every episode) or ``(E, T, 1)``.
-        noise: ``(E, T)`` kicks to θ̇ (zeros: the noise-free model).
+        noise: ``(E, T)`` kicks to θ_dot (zeros: the noise-free model).
 
     Returns:
         ``(states, actions, rewards)`` of shapes ``(E, T + 1, 2)``, ``(E, T, 1)``, ``(E, T)``.
@@ -121,7 +121,7 @@ def run_replanning(
 
     Args:
         s0: start state ``(2,)`` or ``(E, 2)``.
-        noise: ``(E, T)`` kicks to θ̇.
+        noise: ``(E, T)`` kicks to θ_dot.
         candidates: ``(K, H, 1)`` plans for :func:`plan_exhaustive`; needs ``H >= replan_every``.
         replan_every: steps between replans, ``1 <= replan_every <= H``.
         evaluate: passed on to :func:`plan_exhaustive`.

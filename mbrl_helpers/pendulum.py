@@ -5,12 +5,12 @@ Introduced in notebook ``01_open_vs_closed_loop`` and used by the planners of no
 operation by operation, so a batch of states stepped here equals ``env.step`` for each
 state (``tests/test_pendulum.py`` proves it on thousands of random states and actions).
 
-State ``s = (θ, θ̇)`` (what the env keeps in ``env.unwrapped.state``); observation
-``o = (cos θ, sin θ, θ̇)``; action ``a ∈ [-2, 2]`` (torque, clipped); reward
+State ``s = (θ, θ_dot)`` (what the env keeps in ``env.unwrapped.state``); observation
+``o = (cos θ, sin θ, θ_dot)``; action ``a ∈ [-2, 2]`` (torque, clipped); reward
 
-    r(s, a) = -(normalize(θ)² + 0.1 θ̇² + 0.001 a²)        (uses the state *before* the step)
+    r(s, a) = -(normalize(θ)² + 0.1 θ_dot² + 0.001 a²)        (uses the state *before* the step)
 
-    θ̇' = clip(θ̇ + (3g/(2l) sin θ + 3/(m l²) a) dt, -8, 8),   θ' = θ + θ̇' dt.
+    θ_dot' = clip(θ_dot + (3g/(2l) sin θ + 3/(m l²) a) dt, -8, 8),   θ' = θ + θ_dot' dt.
 
 | constant | value |   | constant | value |
 |---|---|---|---|---|
@@ -43,7 +43,7 @@ def _lib(x: Any):
 
 def _check(state: Any, action: Any) -> None:
     if state.shape[-1] != STATE_DIM:
-        raise ValueError(f"state must have shape (..., 2) = (θ, θ̇), got {tuple(state.shape)}")
+        raise ValueError(f"state must have shape (..., 2) = (θ, θ_dot), got {tuple(state.shape)}")
     if action.shape[-1] != ACTION_DIM:
         raise ValueError(f"action must have shape (..., 1), got {tuple(action.shape)}")
     if tuple(state.shape[:-1]) != tuple(action.shape[:-1]):
@@ -83,7 +83,7 @@ def step(state: Any, action: Any) -> Any:
 
 
 def observe(state: Any) -> Any:
-    """Observation ``(cos θ, sin θ, θ̇)`` of a batch of states ``(..., 2)`` -> ``(..., 3)``."""
+    """Observation ``(cos θ, sin θ, θ_dot)`` of a batch of states ``(..., 2)`` -> ``(..., 3)``."""
     if state.shape[-1] != STATE_DIM:
         raise ValueError(f"state must have shape (..., 2), got {tuple(state.shape)}")
     lib = _lib(state)

@@ -2,19 +2,23 @@
 
 Introduced in notebook ``02_shooting_and_cem``. Compute lives elsewhere: these functions
 only draw what they are given and return the axes (or the animation), so a notebook can
-add titles and labels. Animations are rendered to JavaScript HTML with
-:func:`animation_html` (``FuncAnimation.to_jshtml``), which needs no ffmpeg and displays
-inside JupyterLab.
+add titles and labels. Animations are rendered by :func:`animation_html` to an animated GIF
+(Pillow, no ffmpeg) inside an ``<img>`` tag: it plays wherever a notebook is shown (JupyterLab
+without trusting the notebook, nbviewer, GitHub, the course book). JavaScript controls
+(``FuncAnimation.to_jshtml``) remain an option for a trusted notebook.
 """
 
 from __future__ import annotations
 
+import base64
+import os
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.patches import Ellipse
 
 
@@ -85,7 +89,7 @@ def plot_gaussian_2d(mean: Any, std: Any, ax: Any = None, *, n_std: float = 2.0,
 
 def animate_pendulum(
     thetas: Any, actions: Any = None, *, dt: float = 0.05, every: int = 2,
-    title: str | None = None, figsize: tuple[float, float] = (2.6, 2.6), dpi: int = 60,
+    title: str | None = None, figsize: tuple[float, float] = (3.2, 3.2), dpi: int = 90,
 ) -> FuncAnimation:
     """Animate a pendulum episode (θ = 0 is upright, as in ``Pendulum-v1``).
 
@@ -94,7 +98,8 @@ def animate_pendulum(
         actions: optional ``(T - 1,)`` or ``(T - 1, 1)`` torques, shown as text.
         dt: seconds per step (for the time label and the playback speed).
         every: draw every ``every``-th step (fewer frames, smaller output).
-        dpi: resolution of each frame; keep small (the HTML embeds every frame).
+        dpi: resolution of each frame (the default frame is 288 x 288 pixels; the notebook
+            embeds every frame, so keep it modest).
 
     Returns:
         The animation; show it with ``HTML(animation_html(anim))``.
@@ -121,8 +126,37 @@ def animate_pendulum(
     return FuncAnimation(fig, draw, frames=frames, interval=1000 * dt * every, blit=True)
 
 
-def animation_html(anim: FuncAnimation) -> str:
-    """Render ``anim`` to self-contained JavaScript HTML (no ffmpeg) and close its figure."""
-    html = anim.to_jshtml(default_mode="once")
+def animation_html(anim: FuncAnimation, *, javascript: bool = False) -> str:
+    """Render ``anim`` to self-contained HTML and close its figure.
+
+    Args:
+        anim: the animation (its figure is closed afterwards).
+        javascript: ``False`` (default): an animated GIF in an ``<img>`` tag, which plays in
+            any viewer, without trusting the notebook. ``True``: matplotlib's JavaScript
+            player with controls, which runs only where the notebook is trusted.
+
+    Returns:
+        HTML to show with ``display(HTML(...))``.
+    """
+    if javascript:
+        html = anim.to_jshtml(default_mode="once")
+    else:
+        html = _gif_img(anim)
     plt.close(anim._fig)
     return html
+
+
+def _gif_img(anim: FuncAnimation) -> str:
+    """The animation as ``<img class="mbrl-animation" src="data:image/gif;base64,...">``."""
+    fps = 1000.0 / max(float(anim._interval), 1.0)
+    handle, path = tempfile.mkstemp(suffix=".gif")
+    os.close(handle)
+    try:
+        anim.save(path, writer=PillowWriter(fps=fps))
+        with open(path, "rb") as gif:
+            data = base64.b64encode(gif.read()).decode("ascii")
+    finally:
+        os.unlink(path)
+    width = int(round(anim._fig.get_figwidth() * anim._fig.dpi))
+    return (f'<img class="mbrl-animation" width="{width}" alt="animation" '
+            f'src="data:image/gif;base64,{data}">')

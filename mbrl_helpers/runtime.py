@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import warnings
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -53,6 +55,26 @@ def pick(full: T, fast: T) -> T:
     Use it for demo sizes only, e.g. ``n_seeds = pick(full=50, fast=3)``.
     """
     return fast if fast_mode() else full
+
+
+def progress(iterable: Iterable[T] | None, desc: str, total: int | None = None) -> Any:
+    """Wrap the loop of a long experiment in a progress bar (introduced in notebook 02).
+
+    The bar is plain text on stderr: it updates live in JupyterLab and in a terminal, with
+    or without ipywidgets, and is erased when the loop ends (``leave=False``), so an
+    executed notebook keeps only the experiment's own output. Silent in fast mode.
+
+    Args:
+        iterable: what the loop runs over (seeds, budgets, iterations); ``None`` for a bar
+            advanced by hand with ``.update(1)`` (then give ``total``) and ended with
+            ``.close()``.
+        desc: a few words shown before the bar, e.g. ``"PETS, 5 seeds"``.
+        total: the number of items when ``iterable`` has no length.
+    """
+    from tqdm.std import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, file=sys.stderr, leave=False, ncols=90,
+                mininterval=0.5, disable=fast_mode())
 
 
 def seed_everything(seed: int, *, torch_threads: int | None = None) -> np.random.Generator:

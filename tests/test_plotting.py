@@ -43,10 +43,30 @@ def test_plot_contour_and_gaussian():
         plotting.plot_gaussian_2d([0, 0, 0], [1, 1, 1])
 
 
-def test_animate_pendulum_to_html():
+def test_animate_pendulum_to_an_animated_gif():
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
     thetas = np.linspace(np.pi, 0, 21)
     anim = plotting.animate_pendulum(thetas, np.ones((20, 1)), every=5, title="swing")
     html = plotting.animation_html(anim)
-    assert "<script" in html and html.count("data:image/png;base64") == 5
+    assert "<script" not in html  # plays without trusting the notebook
+    match = re.fullmatch(r'<img class="mbrl-animation" width="(\d+)" alt="animation" '
+                         r'src="data:image/gif;base64,([A-Za-z0-9+/=]+)">', html)
+    assert match, html[:200]
+    gif = Image.open(io.BytesIO(base64.b64decode(match.group(2))))
+    assert gif.format == "GIF" and gif.n_frames == 5
+    assert gif.size[0] == int(match.group(1)) >= 250  # readable, not a thumbnail
+    assert gif.info["duration"] == pytest.approx(1000 * 0.05 * 5, abs=10)  # real time
     assert len(html) < 200_000
     assert not plt.get_fignums()  # the figure is closed
+
+
+def test_javascript_controls_stay_an_option():
+    anim = plotting.animate_pendulum(np.linspace(np.pi, 0, 21), every=5)
+    html = plotting.animation_html(anim, javascript=True)
+    assert "<script" in html and html.count("data:image/png;base64") == 5
+    assert not plt.get_fignums()

@@ -59,3 +59,25 @@ def test_known_warnings_are_silenced_and_others_are_not():
         warnings.warn("something else", UserWarning, stacklevel=1)
     messages = [str(w.message) for w in caught]
     assert messages == ["something else"], messages
+
+
+def test_progress_is_a_bar_on_stderr_that_leaves_no_trace(monkeypatch, capsys):
+    from mbrl_helpers import progress
+
+    monkeypatch.setenv("MBRL_FAST", "0")
+    assert list(progress(range(3), "seeds")) == [0, 1, 2]
+    bar = progress(None, "episodes", total=2)
+    bar.update(1)
+    bar.update(1)
+    bar.close()
+    out, err = capsys.readouterr()
+    assert out == "" and "seeds:   0%" in err and "episodes:   0%" in err
+    assert err.endswith("\r") and err.split("\r")[-2].strip() == ""  # erased at the end
+
+
+def test_progress_is_silent_in_fast_mode(monkeypatch, capsys):
+    from mbrl_helpers import progress
+
+    monkeypatch.setenv("MBRL_FAST", "1")
+    assert list(progress([1, 2], "seeds")) == [1, 2]
+    assert capsys.readouterr() == ("", "")

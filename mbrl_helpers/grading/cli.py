@@ -1,4 +1,4 @@
-"""The ``mbrl-course`` command: release, execute, autograde and demo.
+"""The ``mbrl-course`` command: release, execute, autograde, demo and book.
 
 Run ``mbrl-course --help`` or ``mbrl-course COMMAND --help``. Errors a user can fix
 (a missing folder, an unknown notebook, an empty zip) print one line and exit 2.
@@ -46,14 +46,21 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     root = find_root(args.root)
     names = resolve_names(root, args.notebooks)
     failed = 0
+    if args.check and args.fast:
+        raise CourseError("--check compares with the stored full-mode outputs: drop --fast")
     for result in execute_solutions(root, names, fast=args.fast, write=not args.no_write,
-                                    progress=not args.quiet):
+                                    progress=not args.quiet, check=args.check):
         if result.ok:
-            print(f"ok      {result.name}  {result.seconds:6.1f} s")
+            checked = " (printed numbers reproduced)" if args.check else ""
+            print(f"ok      {result.name}  {result.seconds:6.1f} s{checked}")
+            if result.slow_cells:  # these should show progress (mbrl_helpers.progress)
+                print("        cells over 10 s: " + ", ".join(
+                    f"{index} ({seconds:.0f} s)" for index, seconds in result.slow_cells))
         else:
             failed += 1
-            print(f"FAILED  {result.name}  {result.seconds:6.1f} s\n{result.error}",
-                  file=sys.stderr)
+            detail = result.error or "printed numbers differ from the stored output:\n  " + \
+                "\n  ".join(result.mismatches)
+            print(f"FAILED  {result.name}  {result.seconds:6.1f} s\n{detail}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -140,6 +147,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_book(args: argparse.Namespace) -> int:
+    from mbrl_helpers.grading.book import build_book
+
+    root = find_root(args.root)
+    started = time.perf_counter()
+    report = build_book(root, Path(args.out) if args.out else None, mathjax=args.mathjax,
+                        quiet=args.quiet)
+    for warning in report.warnings:
+        print(warning, file=sys.stderr)
+    if report.remote_tags_dropped:
+        print(f"left out {report.remote_tags_dropped} remote script/stylesheet tag(s) of stored "
+              "HTML outputs: the book works offline")
+    print(f"book of {len(report.pages)} notebook(s) built in {time.perf_counter() - started:.0f} s:"
+          f" {report.out / 'index.html'}")
+    return 0
+
+
+def _cmd_student_kit(args: argparse.Namespace) -> int:
+    from mbrl_helpers.grading.student_kit import build_kit
+
+    root = find_root(args.root)
+    report = build_kit(root, Path(args.out), check_release=not args.skip_release_check)
+    print(f"student kit: {report.path} ({report.path.stat().st_size / 1e6:.1f} MB): "
+          f"{len(report.notebooks)} release notebook(s), {report.wheel}, requirements.txt, "
+          "README.md; no solution, hidden-test or verdict text found in it")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mbrl-course", description="Release, execute and autograde the MBRL course notebooks."
@@ -168,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="*", help="notebook names or number prefixes (default: all)")
     p.add_argument("--fast", action="store_true", help="fast mode (small demos), as under nbgrader")
     p.add_argument("--no-write", action="store_true", help="only check that they run")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; fail, naming the cell, if a printed number differs "
+                        "from the stored output (relative tolerance 1e-6; durations and "
+                        "cells tagged 'timing' skipped)")
     p.set_defaults(func=_cmd_execute)
 
     def grading_options(p: argparse.ArgumentParser, out: str) -> None:
@@ -202,6 +241,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook", default="00", help="notebook to demonstrate (default: 00)")
     grading_options(p, "mbrl-course-demo")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("book", parents=[common],
+                       help="build the HTML book of the executed solutions (offline, for "
+                            "self-learners)")
+    p.add_argument("--out", help="output folder, replaced by the new book (default: build/book "
+                                 "in the repository)")
+    p.add_argument("--mathjax", metavar="DIR",
+                   help="MathJax 2 folder to bundle (default: Debian's libjs-mathjax, "
+                        "/usr/share/javascript/mathjax)")
+    p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("student-kit", parents=[common],
+                       help="the zip handed to students: release notebooks, helper wheel "
+                            "(no grader), pinned requirements, README")
+    p.add_argument("out", metavar="OUT.zip", help="the kit to write")
+    p.add_argument("--skip-release-check", action="store_true",
+                   help="do not first prove that notebooks/ matches solutions/ (about 20 s)")
+    p.set_defaults(func=_cmd_student_kit)
     return parser
 
 

@@ -5,12 +5,27 @@ Used by the ``mbrl-course`` command; notebooks never need it.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 SOLUTIONS = "solutions"
 RELEASE = "notebooks"
 MUTANTS = Path("tests") / "mutants"
+#: Thread counts of the math libraries, set to 1 for every kernel that grades or executes a
+#: notebook: the same floating-point results on every run, whatever the machine's load.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def kernel_language_info() -> dict:
+    """The ``language_info`` this Python's kernel reports, as JupyterLab writes it into a
+    notebook when it opens one. Stored in ``solutions/`` and ``notebooks/``, it lets a notebook
+    open without unsaved changes (on the same Python patch release; on another one, JupyterLab
+    updates the version and the notebook shows unsaved until it is saved)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    return json.loads(json.dumps(IPythonKernel.language_info))
 
 
 class CourseError(Exception):

@@ -39,13 +39,12 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Any, Integer, List, Unicode
 
+from mbrl_helpers.grading.course import THREAD_VARS
 from mbrl_helpers.grading.probe import GRADING_VAR, MIME
 from mbrl_helpers.grading.sandbox import Sandbox
 from mbrl_helpers.grading.verdict import MAX_RECORD_CHARS
 
 GUARD_EXTENSION = "mbrl_helpers.grading.kernel_guard"
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 #: Environment variables a sandboxed kernel inherits from the grader (everything else,
 #: tokens and paths included, stays outside).
 PASSED_VARS = ("PATH", "LANG", "LC_ALL", "TZ", "MBRL_FAST", "NBGRADER_EXECUTION")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from mbrl_helpers.grading.course import RELEASE, SOLUTIONS, CourseError
+from mbrl_helpers.grading.course import RELEASE, SOLUTIONS, CourseError, kernel_language_info
 from mbrl_helpers.grading.nbgrader_course import prepare_course_dir, released_notebook
 
 MARKERS = (
@@ -27,7 +27,7 @@ MARKERS = (
     "BEGIN VERDICT",
     "END VERDICT",
 )
-_REGION = re.compile(r"^\s*#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS|VERDICT)\s*$")
+MARKER = re.compile(r"^\s*#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS|VERDICT)\s*$")
 _VERDICT_BLOCK = re.compile(r"^\s*#+\s*BEGIN VERDICT\s*$.*?^\s*#+\s*END VERDICT\s*$",
                             re.S | re.M)
 _IMPORT = re.compile(r"^(import|from)\s+[\w.]+(\s+import\s+|\s+as\s+\w+\s*$|\s*$)")
@@ -50,7 +50,7 @@ def _regions(source: str) -> tuple[list[str], list[str]]:
     outside: list[str] = []
     depth = 0
     for line in source.splitlines():
-        match = _REGION.match(line)
+        match = MARKER.match(line)
         if match:
             depth += 1 if match.group(1) == "BEGIN" else -1
             continue
@@ -69,7 +69,7 @@ def secret_lines(notebook: nbformat.NotebookNode) -> set[str]:
     for cell in notebook.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         inside, outside = _regions(cell.source)
-        if meta.get("solution") and not any(_REGION.match(x) for x in cell.source.splitlines()):
+        if meta.get("solution") and not any(MARKER.match(x) for x in cell.source.splitlines()):
             inside, outside = cell.source.splitlines(), []  # a whole-cell solution
         secret.update(line.strip() for line in inside)
         public.update(line.strip() for line in outside)
@@ -85,7 +85,7 @@ def secret_pairs(notebook: nbformat.NotebookNode) -> set[tuple[str, str]]:
     for cell in notebook.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         inside, _ = _regions(_VERDICT_BLOCK.sub("", cell.source))
-        if meta.get("solution") and not any(_REGION.match(x) for x in cell.source.splitlines()):
+        if meta.get("solution") and not any(MARKER.match(x) for x in cell.source.splitlines()):
             inside = cell.source.splitlines()
         lines = [line.strip() for line in inside if len(line.strip()) >= 8]
         pairs.update(pair for pair in zip(lines, lines[1:], strict=False)
@@ -115,8 +115,19 @@ def find_leaks(source_nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNo
 
 
 def _normalized(path: Path) -> str:
+    """The notebook as text, without the Python patch release in ``language_info`` (a release
+    made on 3.11.9 is not stale for a maintainer on 3.11.7)."""
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.get("language_info", {}).pop("version", None)
     return json.dumps(notebook, sort_keys=True)
+
+
+def _as_opened(path: Path) -> None:
+    """Write the kernel's ``language_info`` into the notebook at ``path``, as JupyterLab does
+    on opening it: a student's notebook then opens without unsaved changes."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata["language_info"] = kernel_language_info()
+    nbformat.write(notebook, path)
 
 
 def release(
@@ -139,6 +150,7 @@ def release(
         prepare_course_dir(course_dir, root, names)
         for name in names:
             fresh = released_notebook(course_dir, name)
+            _as_opened(fresh)
             target = (target_dir or root / RELEASE) / f"{name}.ipynb"
             source_nb = nbformat.read(root / SOLUTIONS / f"{name}.ipynb", as_version=4)
             leaks = find_leaks(source_nb, nbformat.read(fresh, as_version=4))
