@@ -224,6 +224,19 @@ def test_plots_and_animations_are_in_the_pages(book, course):
                    for o in c.get("outputs", []))
         page = (book / f"{path.stem}.html").read_text(encoding="utf-8")
         assert len(re.findall(r'<img [^>]*src="_images/[0-9a-f]+\.png"', page)) >= pngs, path.stem
+        gifs = sum('class="mbrl-animation"' in o.get("data", {}).get("text/html", "")
+                   for c in notebook.cells for o in c.get("outputs", []))
+        assert page.count('<img class="mbrl-animation"') == gifs, path.stem
+    shown = {path.stem[:2] for path in (course / "solutions").glob("*.ipynb")
+             if gifs_in_course(course, path.name)}
+    assert shown >= {"02", "03", "04", "05", "06", "07"}, shown  # each shows an animation
+
+
+def gifs_in_course(course, pattern: str = "*.ipynb") -> int:
+    """GIF animations stored in the outputs of the course's solution notebooks."""
+    return sum('class="mbrl-animation"' in o.get("data", {}).get("text/html", "")
+               for path in (course / "solutions").glob(pattern)
+               for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", []))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -266,7 +279,6 @@ _PAGE_FACTS = """async () => {
         pngs: imgs.filter(i => i.src.endsWith('.png') && loaded(i)).length,
         broken: imgs.filter(i => !loaded(i)).map(i => i.src.slice(0, 80)),
         gifs: [...body.querySelectorAll('img.mbrl-animation')].map(loaded),
-        players: [...body.querySelectorAll('div.animation img')].filter(loaded).length,
         webfont: faces.length > 0 && faces.every(face => face.status === 'loaded'),
     };
 }"""
@@ -321,9 +333,8 @@ def test_formulas_plots_and_animations_render_in_chromium(browser, site):
     assert facts["math"] == 2 and facts["gifs"] == [True]
     facts, bad = _open(browser, site + "02_shooting_and_cem.html")
     _assert_rendered(facts, bad, "02_shooting_and_cem")
-    # Animations are GIFs in <img class="mbrl-animation">; notebooks executed before that
-    # change still hold matplotlib's JavaScript player (div.animation), which also plays.
-    assert facts["gifs"] or facts["players"], "02_shooting_and_cem shows no animation"
+    # the swing-up animation: a GIF in <img class="mbrl-animation"> that loaded
+    assert facts["gifs"], "02_shooting_and_cem shows no animation"
 
 
 @needs_mathjax
