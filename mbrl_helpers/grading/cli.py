@@ -1,4 +1,4 @@
-"""The ``mbrl-course`` command: release, execute, autograde, demo and book.
+"""The ``mbrl-course`` command: release, execute, autograde, demo, book and student-kit.
 
 Run ``mbrl-course --help`` or ``mbrl-course COMMAND --help``. Errors a user can fix
 (a missing folder, an unknown notebook, an empty zip) print one line and exit 2.
