@@ -42,14 +42,16 @@ class StudentEnv:
 
 
 def _environment(work: Path, venv: Path) -> dict[str, str]:
-    """The venv first on PATH (the test runner's own venv off it); Jupyter's and IPython's
+    """The kit's venv first on PATH and no other venv on it; Jupyter's and IPython's
     per-user folders empty and private to the test, so that a developer's own ~/.jupyter
     settings cannot change what is tested."""
     for folder in ["config", "data", "runtime", "ipython"]:
         (work / "user" / folder).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    ours = str(Path(sys.executable).parent)  # the test runner's venv: not the student's
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != ours]
+    # no other virtual environment on PATH (the test runner's, or one a developer activated):
+    # the student's shell has only the kit's
+    path = [p for p in env.get("PATH", "").split(os.pathsep)
+            if p and not (Path(p).parent / "pyvenv.cfg").exists()]
     env.update(VIRTUAL_ENV=str(venv), PATH=os.pathsep.join([str(venv / "bin"), *path]),
                JUPYTER_CONFIG_DIR=str(work / "user" / "config"),
                JUPYTER_DATA_DIR=str(work / "user" / "data"),

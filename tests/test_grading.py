@@ -25,13 +25,13 @@ def test_regrades_are_identical_and_jobs_do_not_matter(root, tmp_path):
         shutil.copytree(samples / kinds[i % len(kinds)], folder / f"s{i}_{kinds[i % len(kinds)]}")
     subs = collect(folder, [NB], NB)
     csvs = []
-    for run, jobs in enumerate([1, 2, 2]):
+    for run, jobs in enumerate([1, 2]):  # the second run regrades, in parallel
         course = tmp_path / f"course{run}"
         records = grading.autograde(root, subs, tmp_path / f"out{run}", jobs=jobs,
                                     course_dir=course, progress=False, settings=SETTINGS)
         grading.write_csv(root, records, tmp_path / f"grades{run}.csv")
         csvs.append((tmp_path / f"grades{run}.csv").read_text())
-    assert csvs[0] == csvs[1] == csvs[2]
+    assert csvs[0] == csvs[1]
     assert len(csvs[0].splitlines()) == 2 + 4  # header, points possible, four students
     # the persistent course directory of a parallel run holds every student's grades, field by
     # field the same as the serial run's, none waiting for manual grading, names filled in
