@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,3 +78,23 @@ class Slot:
     mutant: Mutant
     touched: set[str]
     pack_touched: set[str]
+
+
+#: Debian's chromium, headless, with no connection attempts (this machine has no network).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium driven by Playwright (the book and student-lab tests); skipped with the
+    reason where either is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright missing: pip install -e '.[dev]'")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium for the browser test: sudo apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

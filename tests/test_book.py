@@ -255,8 +255,6 @@ def site(book):
     server.server_close()
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 _PAGE_FACTS = """async () => {
     const body = document.querySelector('div.body');
     const math = [...body.querySelectorAll('span.math, div.math')];
@@ -282,19 +280,6 @@ _PAGE_FACTS = """async () => {
         webfont: faces.length > 0 && faces.every(face => face.status === 'loaded'),
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright missing: pip install -e '.[dev]'")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no chromium for the browser test: sudo apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str) -> tuple[dict, list[str]]:

@@ -30,8 +30,6 @@ from tests.kit_env import student_env
 
 pytestmark = pytest.mark.slow
 NB = "00_course_tour"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 _KERNEL_READY = """path => {
     const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     const k = w && w.context && w.context.path === path && w.sessionContext.session
@@ -53,19 +51,6 @@ _FACTS = """async () => {
         kernelLanguage: info.language_info,
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright missing: pip install -e '.[dev]'")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no chromium for the browser test: sudo apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _free_port() -> int:
