@@ -136,6 +136,26 @@ def test_settled_streams_keep_what_a_terminal_shows():
     ]}
     settle_streams(cell)
     assert cell["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "seed 0: -140.2\ndone: 5 of 5\n"},
+    ]
+
+
+def test_a_bar_redrawn_between_prints_leaves_no_fragments():
+    from mbrl_helpers.grading.execute import settle_streams
+
+    figure = {"output_type": "display_data", "data": {"text/plain": "<Figure>"}}
+    cell = {"outputs": [
+        {"output_type": "stream", "name": "stderr", "text": "seeds:  20%|#"},
         {"output_type": "stream", "name": "stdout", "text": "seed 0: -140.2\n"},
-        {"output_type": "stream", "name": "stdout", "text": "done: 5 of 5\n"},
+        {"output_type": "stream", "name": "stderr", "text": "\rseeds:  60%|###"},
+        {"output_type": "stream", "name": "stdout", "text": "seed 1: -151.0\n"},
+        {"output_type": "stream", "name": "stderr", "text": "\r" + " " * 20 + "\r"},
+        figure,
+        {"output_type": "stream", "name": "stdout", "text": "after the figure\n"},
+    ]}
+    settle_streams(cell)
+    assert cell["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "seed 0: -140.2\nseed 1: -151.0\n"},
+        figure,
+        {"output_type": "stream", "name": "stdout", "text": "after the figure\n"},
     ]

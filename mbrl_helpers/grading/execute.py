@@ -66,14 +66,23 @@ SLOW_CELL = 10.0
 
 def settle_streams(cell: dict) -> None:
     """Keep of each stream what a terminal shows at the end: a line rewritten with ``\\r``
-    (a progress bar) keeps its last state, and a bar erased at the end leaves nothing."""
-    merged: list[dict] = []  # consecutive chunks of one stream: one output
+    (a progress bar) keeps its last state, and a bar erased at the end leaves nothing.
+
+    The chunks of one stream are joined across chunks of the other stream (a loop that prints
+    while its progress bar redraws on stderr), not across rich outputs such as figures."""
+    merged: list[dict] = []  # the chunks of one stream between two rich outputs: one output
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
             text = "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
-            last = merged[-1] if merged else {}
-            if last.get("output_type") == "stream" and last.get("name") == output.get("name"):
-                last["text"] += text
+            same = None
+            for earlier in reversed(merged):
+                if earlier.get("output_type") != "stream":
+                    break
+                if earlier.get("name") == output.get("name"):
+                    same = earlier
+                    break
+            if same is not None:
+                same["text"] += text
                 continue
             output["text"] = text
         merged.append(output)
