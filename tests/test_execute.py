@@ -10,9 +10,10 @@ from mbrl_helpers.grading.execute import execute_notebook
 
 from .conftest import ROOT
 
-#: Notebooks whose full run is short enough for CI (about 30 s together on 2 cores); the
-#: README's maintainer section gives the command and the time of the full check of all eight.
-CHECKED_IN_CI = ["00_course_tour", "01_open_vs_closed_loop"]
+#: Notebooks whose full run is short enough for CI (00: about 5 s on 2 cores; 01 took 43 s and
+#: left CI for its time budget); the README's maintainer section gives the command and the time
+#: of the full check of all eight.
+CHECKED_IN_CI = ["00_course_tour"]
 
 
 @pytest.mark.slow
