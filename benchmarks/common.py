@@ -26,22 +26,25 @@ def notebook_path(name: str) -> Path:
     return ROOT / "solutions" / f"{name}.ipynb"
 
 
-def load_cells(name: str, cells: Iterable[str]) -> dict:
+def load_cells(name: str, cells: Iterable[str], into: dict | None = None) -> dict:
     """Execute the cells with these ids of ``solutions/NAME.ipynb``, in this order, in a fresh
     module (registered in ``sys.modules``, so dataclasses and pickling find it); return its
-    namespace. Exits with a message naming the cells when some are not found."""
+    namespace. With ``into`` (a namespace this function returned), run them there instead, after
+    the cells already run. Exits with a message naming the cells when some are not found."""
     path = notebook_path(name)
     by_id = {cell.get("id"): cell for cell in nbformat.read(path, as_version=4).cells}
     cells = list(cells)
     missing = [c for c in cells if c not in by_id]
     if missing:
         raise SystemExit(f"{path}: cells {missing} not found (were they renamed?)")
-    module = types.ModuleType(f"notebook{name[:2]}")
-    sys.modules[module.__name__] = module
+    if into is None:
+        module = types.ModuleType(f"notebook{name[:2]}")
+        sys.modules[module.__name__] = module
+        into = module.__dict__
     for cell_id in cells:
         code = compile(by_id[cell_id].source, f"<{path.name}:{cell_id}>", "exec")
-        exec(code, module.__dict__)  # noqa: S102 - the course's own reference code
-    return module.__dict__
+        exec(code, into)  # noqa: S102 - the course's own reference code
+    return into
 
 
 def returns_summary(returns) -> str:
