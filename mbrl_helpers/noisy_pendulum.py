@@ -9,6 +9,9 @@ every step,
 The noise is passed in as an array ``(E, T)`` (one row per episode), so open-loop and
 closed-loop controllers can be compared on exactly the same disturbances.
 
+:class:`NoisyPendulumEnv` is the same world as a gymnasium environment (``Pendulum-v1`` plus the
+kick), for learning agents (notebook ``06_uncertainty_and_ensembles``, PETS on a noisy system).
+
 The planner is deliberately simple: it scores *every* plan of a small fixed set of
 piecewise-constant torque sequences (e.g. ``3^5 = 243`` plans of 20 steps) on the
 noise-free model and keeps the best. Sampling-based planners come in notebook 02.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+import gymnasium as gym
 import numpy as np
 
 from mbrl_helpers import pendulum
@@ -154,3 +158,33 @@ def nominal_plan(s0, n_steps: int, candidates: np.ndarray,
     s0 = np.asarray(s0, dtype=float).reshape(1, pendulum.STATE_DIM)
     _, actions, _ = run_replanning(s0, np.zeros((1, n_steps)), candidates, 1, evaluate)
     return actions[0]
+
+
+class NoisyPendulumEnv(gym.Wrapper):
+    """``Pendulum-v1`` with process noise: after every step θ_dot += w, w ~ N(0, sigma^2), clipped.
+
+    The reward is Pendulum-v1's (of the state before the step). The kicks are drawn from a
+    generator seeded by ``reset(seed=...)``, so an episode is reproducible from its reset seed.
+    With ``sigma = 0`` it is ``Pendulum-v1`` step for step. Used in notebook 06.
+    """
+
+    def __init__(self, sigma: float = 0.1, env: gym.Env | None = None):
+        if sigma < 0:
+            raise ValueError(f"sigma must be >= 0, got {sigma}")
+        super().__init__(env if env is not None else gym.make("Pendulum-v1"))
+        self.sigma = float(sigma)
+        self._noise_rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._noise_rng = np.random.default_rng([int(seed), 6])
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.sigma > 0:
+            state = self.env.unwrapped.state
+            kick = self.sigma * self._noise_rng.standard_normal()
+            state[1] = np.clip(state[1] + kick, -pendulum.MAX_SPEED, pendulum.MAX_SPEED)
+            obs = self.env.unwrapped._get_obs()
+        return obs, reward, terminated, truncated, info

@@ -38,20 +38,23 @@ def plot_band(
     Args:
         x: ``(n,)`` positions.
         values: ``(n_runs, n)``; NaN entries are ignored (``nanmean``).
-        band: ``"std"`` (mean ± one standard deviation), ``"minmax"`` or ``"none"``.
+        band: ``"std"`` (mean ± one standard deviation), ``"sem"`` (mean ± one standard error
+            over runs), ``"minmax"`` or ``"none"``.
     """
     x = np.asarray(x, dtype=float)
     values = np.atleast_2d(np.asarray(values, dtype=float))
     if values.shape[1] != len(x):
         raise ValueError(f"values must have shape (n_runs, {len(x)}), got {values.shape}")
-    if band not in {"std", "minmax", "none"}:
-        raise ValueError(f"band must be 'std', 'minmax' or 'none', got {band!r}")
+    if band not in {"std", "sem", "minmax", "none"}:
+        raise ValueError(f"band must be 'std', 'sem', 'minmax' or 'none', got {band!r}")
     ax = get_ax(ax)
     mean = np.nanmean(values, axis=0)
     (line,) = ax.plot(x, mean, marker="o", ms=3, label=label, color=color)
     if band != "none" and len(values) > 1:
-        if band == "std":
-            sd = np.nanstd(values, axis=0)
+        if band in ("std", "sem"):
+            sd = np.nanstd(values, axis=0, ddof=1 if band == "sem" else 0)
+            if band == "sem":
+                sd = sd / np.sqrt(np.sum(~np.isnan(values), axis=0))
             lo, hi = mean - sd, mean + sd
         else:
             lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)

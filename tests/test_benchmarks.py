@@ -2,12 +2,16 @@
 
 They are not run in CI (they take minutes and measure the machine), so a renamed cell would
 only show when someone runs one. These checks read each script statically (importing one
-would set its environment defaults, such as ``MBRL_FAST=0``, in the test process)."""
+would set its environment defaults, such as ``MBRL_FAST=0``, in the test process). A script
+with a ``--quick`` mode is also run on its tiny budget, in a subprocess."""
 
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -47,3 +51,17 @@ def test_benchmark_names_cells_that_exist(script):
 
 def test_scripts_were_found():
     assert len(SCRIPTS) >= 5
+
+
+def test_pets_ablation_quick_mode_runs():
+    """The PETS ablation (bench_pets_ablation.py) end to end on its tiny --quick budget."""
+    script = ROOT / "benchmarks" / "bench_pets_ablation.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("MBRL_FAST", "NBGRADER_EXECUTION")}
+    done = subprocess.run([sys.executable, str(script), "--quick", "--settings", "noisy"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = done.stdout
+    for variant in ("D-E", "P-TS", "DE-TS1", "PE-E", "PE-TSinf"):
+        assert f"\n{variant} " in table, f"no row {variant} in:\n{table}"
+    assert "PE-TSinf - D-E (paired over training seeds)" in table
+    assert "load average" in table

@@ -78,3 +78,25 @@ def test_replanning_uses_the_observed_state():
         npend.run_replanning(np.zeros(2), noise, cands, replan_every=9)
     with pytest.raises(ValueError):
         npend.run_open_loop(np.zeros(3), np.zeros((12, 1)), noise)
+
+
+def test_noisy_pendulum_env_kicks_velocity_and_is_reproducible():
+    import gymnasium as gym
+
+    def episode(env, seed, n=30):
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        for t in range(n):
+            out.append(env.step(np.array([np.sin(t)], dtype=np.float32))[0])
+        return np.array(out)
+
+    exact = episode(gym.make("Pendulum-v1"), 3)
+    np.testing.assert_array_equal(episode(npend.NoisyPendulumEnv(0.0), 3), exact)
+    noisy = episode(npend.NoisyPendulumEnv(0.3), 3)
+    np.testing.assert_array_equal(noisy, episode(npend.NoisyPendulumEnv(0.3), 3))
+    assert not np.allclose(noisy[1:], exact[1:])
+    np.testing.assert_array_equal(noisy[0], exact[0])
+    states = np.array([pendulum.state_from_obs(o.astype(float)) for o in noisy])
+    assert np.all(np.abs(states[:, 1]) <= 8.0 + 1e-6)
+    with pytest.raises(ValueError):
+        npend.NoisyPendulumEnv(-0.1)

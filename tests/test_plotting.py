@@ -31,6 +31,16 @@ def test_plot_band_and_get_ax():
         plotting.plot_band([1], [[1]], band="iqr")
 
 
+def test_plot_band_standard_error():
+    ax = plotting.get_ax()
+    values = np.array([[0.0, 1.0], [2.0, 5.0], [4.0, 3.0]])
+    plotting.plot_band([1, 2], values, ax=ax, band="sem")
+    band_y = ax.collections[0].get_paths()[0].vertices[:, 1]
+    sem = values.std(0, ddof=1) / np.sqrt(3)  # [1.155, 1.155]
+    np.testing.assert_allclose([band_y.min(), band_y.max()],
+                               [(values.mean(0) - sem).min(), (values.mean(0) + sem).max()])
+
+
 def test_plot_contour_and_gaussian():
     ax = plotting.plot_contour(lambda x: -(x**2).sum(1), (-1, 1), (-2, 2), n=11)
     assert ax.get_xlim() == (-1, 1) and ax.get_ylim() == (-2, 2)
