@@ -15,6 +15,8 @@ that introduces it.
   environments and search-tree pictures (notebook 03).
 * :mod:`mbrl_helpers.linear_systems` - linear-quadratic problems (notebook 04).
 * :mod:`mbrl_helpers.models` - transition buffers and random data collection (notebook 05).
+* :mod:`mbrl_helpers.fused` - fused inference copies of the learned models, for planning
+  (notebooks 05 and 06).
 * :mod:`mbrl_helpers.toy_regression` - the 1-D regression toy for uncertainty (notebook 06).
 
 The ``mbrl-course`` command (release, execute, autograde) lives in the subpackage
