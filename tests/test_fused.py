@@ -230,3 +230,20 @@ def test_planners_make_the_same_plans_with_the_same_seed():
     for notebook, d in diffs.items():
         same = sum(v <= 1e-4 for v in d)
         assert same >= 18, f"notebook {notebook}: only {same} of 20 plans agree: {d}"
+
+
+def test_fused_ensemble_falls_back_when_the_fused_path_fails(monkeypatch):
+    """A fused op this torch build or CPU cannot run: the reference plans, with one warning."""
+    model = Ensemble()
+    fused = FusedEnsemble(model, ensemble_reference(model))
+
+    def broken(x):
+        raise RuntimeError("no such kernel")
+
+    monkeypatch.setattr(fused, "_plain", broken)
+    x = torch.randn(3, 4, 3)
+    with pytest.warns(RuntimeWarning, match="the fused copy failed: no such kernel"):
+        got = fused.delta(x, sample=False)
+    assert not fused.ok
+    with torch.no_grad():
+        torch.testing.assert_close(got, model.out_mean + model.out_std * model(x)[0])
