@@ -33,6 +33,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -139,6 +140,76 @@ def planning_speed(ns: dict, cfg, threads: int, n_calls: int = 30, fused: bool =
     }
 
 
+def mbrl_lib_side_by_side(ns: dict, cfg, threads: int, n_calls: int = 30) -> tuple[float, float]:
+    """Median ms per action of this course's PETS planner and of mbrl-lib's
+    (``TrajectoryOptimizerAgent`` with ``CEMOptimizer`` over a ``GaussianMLP`` ensemble of the
+    same size, TS∞ as ``propagation_method="fixed_model"``, one particle), calls interleaved
+    in this process. mbrl-lib plans on the observation (cos θ, sin θ, θ_dot), so its network
+    has one input and one output more; its weights are random (the time of a plan does not
+    depend on them), its normalization statistics those of the 200 random transitions our
+    ensemble is fitted to."""
+    import mbrl.models
+    import mbrl.planning
+    import mbrl.types
+    import omegaconf
+
+    torch, gym = ns["torch"], ns["gym"]
+    torch.set_num_threads(threads)
+    env = gym.make("Pendulum-v1")
+    data = ns["collect_random"](env, 200, seed=100)
+    model, planner, train_fn = ns["make_agent"]("pets", cfg, seed=0)
+    train_fn(data)
+    states, actions, next_states = (t.numpy() for t in data.tensors())
+
+    def obs(s):
+        return np.c_[np.cos(s[:, 0]), np.sin(s[:, 0]), s[:, 1]].astype(np.float32)
+
+    net = mbrl.models.GaussianMLP(
+        in_size=4, out_size=3, device="cpu", num_layers=cfg.n_hidden + 1,
+        ensemble_size=cfg.n_members, hid_size=cfg.hidden, propagation_method="fixed_model",
+        activation_fn_cfg={"_target_": "torch.nn.SiLU"})
+    dynamics = mbrl.models.OneDTransitionRewardModel(net, target_is_delta=True, normalize=True,
+                                                     learned_rewards=False)
+    n = len(states)
+    dynamics.update_normalizer(mbrl.types.TransitionBatch(
+        obs(states), actions.astype(np.float32), obs(next_states), np.zeros(n, np.float32),
+        np.zeros(n, bool), np.zeros(n, bool)))
+
+    def reward_fn(act, next_obs):
+        theta = torch.atan2(next_obs[:, 1], next_obs[:, 0])
+        return -(theta**2 + 0.1 * next_obs[:, 2] ** 2 + 0.001 * act[:, 0] ** 2).view(-1, 1)
+
+    def no_termination(act, next_obs):
+        return torch.zeros(len(next_obs), 1, dtype=torch.bool)
+
+    model_env = mbrl.models.ModelEnv(env, dynamics, no_termination, reward_fn,
+                                     generator=torch.Generator().manual_seed(0))
+    agent_cfg = omegaconf.OmegaConf.create({
+        "_target_": "mbrl.planning.TrajectoryOptimizerAgent", "_recursive_": False,  # as hydra 1.0
+        "planning_horizon": cfg.horizon,
+        "replan_freq": 1, "verbose": False, "action_lb": [-2.0], "action_ub": [2.0],
+        "optimizer_cfg": {"_target_": "mbrl.planning.CEMOptimizer", "num_iterations": cfg.n_iters,
+                          "elite_ratio": cfg.n_elites / cfg.population,
+                          "population_size": cfg.population, "alpha": 0.1, "device": "cpu",
+                          "lower_bound": "???", "upper_bound": "???", "return_mean_elites": True,
+                          "clipped_normal": False}})
+    agent = mbrl.planning.create_trajectory_optim_agent_for_model(
+        model_env, agent_cfg, num_particles=cfg.n_particles)
+    rng = np.random.default_rng(0)
+    starts = np.c_[rng.uniform(-np.pi, np.pi, n_calls + 3), rng.uniform(-8, 8, n_calls + 3)]
+    ours, theirs = [], []
+    for i, state in enumerate(starts):
+        start = time.perf_counter()
+        planner(state)
+        mid = time.perf_counter()
+        agent.reset()
+        agent.act(obs(state[None])[0])
+        if i >= 3:  # warm-up calls
+            ours.append(mid - start)
+            theirs.append(time.perf_counter() - mid)
+    return 1e3 * float(np.median(ours)), 1e3 * float(np.median(theirs))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="evaluation reset seeds 0..seeds-1")
@@ -197,6 +268,17 @@ def main(argv: list[str] | None = None) -> int:
             f"  target <= {TARGET_FLOOR} x the floor (H=15, 1 thread, fused): "
             f"{'met' if multiple_1 <= TARGET_FLOOR else 'NOT met'} ({multiple_1:.2f} x)"
         )
+        print("\nside by side with mbrl-lib (median ms per action, calls interleaved):")
+        if importlib.util.find_spec("mbrl") is None:
+            print("  mbrl-lib is not importable here: skipped (it pins old gymnasium and "
+                  "hydra-core; pip install --no-deps mbrl==0.2.0 omegaconf hydra-core into a "
+                  "copy of the venv)")
+        else:
+            for name, c in configs[:2]:
+                for threads in (1, 2):
+                    ours, theirs = mbrl_lib_side_by_side(ns, c, threads)
+                    print(f"  {name}, {threads} thread(s): this course {ours:6.1f}, mbrl-lib "
+                          f"{theirs:6.1f} (mbrl-lib / this course = {theirs / ours:.2f})")
     if not args.skip_learning:
         torch.set_num_threads(args.threads)
         cfg = cfg if args.config == "issue" else nb_cfg
