@@ -57,15 +57,21 @@ class Mutant:
     demo: bool = False
 
 
+def _read(root: Path, name: str) -> dict:
+    """The parsed ``tests/mutants/NAME.toml`` (no file: an empty table)."""
+    path = root / MUTANTS / f"{name}.toml"
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise CourseError(f"{path}: {err}") from None
+
+
 def load_mutants(root: Path, name: str) -> list[Mutant]:
     """Read ``tests/mutants/NAME.toml`` (no file: no mutants)."""
     path = root / MUTANTS / f"{name}.toml"
-    if not path.exists():
-        return []
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise CourseError(f"{path}: {err}") from None
+    data = _read(root, name)
     mutants: dict[str, Mutant] = {}
     if "blank_one" in data:
         mutants.update((m.name, m) for m in _blank_one(root, name, data["blank_one"]))
@@ -93,6 +99,15 @@ def own_cells(root: Path, name: str) -> dict[str, set[str]]:
         elif meta.get("grade") and current is not None:
             own[current].add(meta["grade_id"])
     return own
+
+
+def reach_cells(root: Path, name: str) -> dict[str, set[str]]:
+    """Each exercise's own tests plus the tests of the later exercises that build on it (the
+    ``[blank_one]`` table): every graded cell a change to the exercise may move, alone or
+    together with a change to another exercise of the same submission."""
+    own = own_cells(root, name)
+    builds_on = _read(root, name).get("blank_one", {})
+    return {exercise: cells | set(builds_on.get(exercise, ())) for exercise, cells in own.items()}
 
 
 def _blank_one(root: Path, name: str, builds_on: dict) -> list[Mutant]:
@@ -166,7 +181,9 @@ def pack(mutants: list[Mutant], own: dict[str, set[str]]) -> list[list[Mutant]]:
     """Group mutants into few submissions: in each, the mutants edit different cells and
     touch disjoint graded cells (:func:`touched`), so each one's loss can be read off its own
     cells. Blank-one mutants stay alone: they prove that exercises are independent, which is
-    what makes packing the others sound."""
+    what makes packing the others sound. Pass ``own`` from :func:`reach_cells`, so that two
+    mistakes meeting in a later exercise that uses both (one undoing the other's effect there)
+    never share a submission."""
     slots: list[tuple[list[Mutant], set[str], set[str]]] = []
     # first fit, widest first (a mutant costing cells of later exercises is the hardest to
     # place); the order is deterministic, so the packs are the same on every run
@@ -193,7 +210,7 @@ def write_packed(root: Path, name: str, folder: Path) -> dict[str, list[Mutant]]
     """
     mutants = load_mutants(root, name)
     if any(m.name.startswith(BLANK_PREFIX) for m in mutants):
-        packs = pack(mutants, own_cells(root, name))
+        packs = pack(mutants, reach_cells(root, name))
     else:  # no [blank_one] table: nothing proves the exercises independent, so no packing
         packs = [[m] for m in mutants]
     samples: dict[str, dict | None] = {"reference": {}, "blank": None}
